@@ -1,0 +1,31 @@
+# `make test` and `make demo` set everything up in .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install test test-all demo clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): $(PY) pyproject.toml
+	$(PY) -m pip install --quiet "torch>=2.3" "torchvision>=0.18"
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q -m ""
+
+demo: $(STAMP)
+	@echo "make demo arrives with the training engine; for now, the model zoo:"
+	$(VENV)/bin/sskd models
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

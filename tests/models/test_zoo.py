@@ -210,3 +210,15 @@ def test_unknown_model_lists_the_valid_names():
     assert "wrn_40_2" in str(err.value)
     with pytest.raises(ValueError, match="num_classes"):
         build_model("resnet8", num_classes=0)
+
+
+@pytest.mark.parametrize("name", ["resnet8", "wrn_16_1", "vgg8", "MobileNetV2", "ShuffleV1", "ShuffleV2"])
+def test_channels_last_gives_the_same_answer(name):
+    model = build_model(name, num_classes=10).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        ref = model(x, preact=True)
+        out = model.to(memory_format=torch.channels_last)(x.to(memory_format=torch.channels_last), preact=True)
+    torch.testing.assert_close(out.logits, ref.logits, rtol=1e-4, atol=1e-5)
+    for a, b in zip(out.preact_feats, ref.preact_feats):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

@@ -222,3 +222,12 @@ def test_channels_last_gives_the_same_answer(name):
     torch.testing.assert_close(out.logits, ref.logits, rtol=1e-4, atol=1e-5)
     for a, b in zip(out.preact_feats, ref.preact_feats):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_vgg_pools_between_blocks_3_and_4_only_for_64px_input():
+    model = build_model("vgg8", num_classes=10).eval()
+    with torch.no_grad():
+        small = model(torch.randn(1, 3, 32, 32))
+        large = model(torch.randn(1, 3, 64, 64))
+    assert [f.shape[-1] for f in small.feats] == [32, 16, 8, 4, 4]
+    assert [f.shape[-1] for f in large.feats] == [64, 32, 16, 8, 4]

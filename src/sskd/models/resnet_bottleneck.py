@@ -70,4 +70,4 @@ class CifarBottleneckResNet(ZooNet):
         self._set_structure(
             [SequentialStage([self.conv1, self.bn1], 64, F.relu)]
             + [BlockStage(layer, w * Bottleneck.expansion) for layer, w in zip(layers, widths)],
-            PoolHead(), self.linear)
+            PoolHead(adaptive=True), self.linear)

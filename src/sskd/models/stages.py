@@ -103,10 +103,15 @@ class NormalizedPreactStage(Stage):
 
 
 class PoolHead:
-    """``[N, C, H, W] → [N, D]``: optional layers, then global average pooling."""
+    """``[N, C, H, W] → [N, D]``: optional layers, then global average pooling.
 
-    def __init__(self, layers: Sequence[Callable[[Tensor], Tensor]] = ()):
+    ``adaptive`` picks ``adaptive_avg_pool2d`` over a full-size ``avg_pool2d`` window:
+    the two round differently in the last bit, and each original network used one.
+    """
+
+    def __init__(self, layers: Sequence[Callable[[Tensor], Tensor]] = (), adaptive: bool = False):
         self.layers = list(layers)
+        self.adaptive = adaptive
 
     def modules(self) -> list[nn.Module]:
         return [m for m in self.layers if isinstance(m, nn.Module)]
@@ -114,4 +119,6 @@ class PoolHead:
     def __call__(self, x: Tensor) -> Tensor:
         for layer in self.layers:
             x = layer(x)
-        return F.adaptive_avg_pool2d(x, 1).flatten(1)
+        if self.adaptive:
+            return F.adaptive_avg_pool2d(x, 1).flatten(1)
+        return F.avg_pool2d(x, x.shape[-2:]).flatten(1)

@@ -33,8 +33,8 @@ def make_vgg_block(widths: list[int], in_channels: int) -> nn.Sequential:
 
 
 class PoolForLargeInput(nn.Module):
-    """The benchmark's ``pool3``: a 2×2 max-pool applied only for 64×64 inputs
-    (an 8×8 map at this depth); 32×32 inputs pass through unchanged."""
+    """The benchmark's ``pool3`` between blocks 3 and 4: a 2×2 max-pool applied only for
+    64×64 inputs (an 8×8 map at this depth); 32×32 inputs pass through unchanged."""
 
     def __init__(self):
         super().__init__()
@@ -71,6 +71,6 @@ class VGG(ZooNet):
             [SequentialStage([self.block0], widths[0], F.relu),
              SequentialStage([self.pool0, self.block1], widths[1], F.relu),
              SequentialStage([self.pool1, self.block2], widths[2], F.relu),
-             SequentialStage([self.pool2, self.pool3, self.block3], widths[3], F.relu),
-             SequentialStage([self.block4], widths[4], F.relu)],
-            PoolHead(), self.classifier)
+             SequentialStage([self.pool2, self.block3], widths[3], F.relu),
+             SequentialStage([self.pool3, self.block4], widths[4], F.relu)],
+            PoolHead(adaptive=True), self.classifier)

@@ -1,0 +1,161 @@
+"""Batch iteration: whole-tensor slicing for in-memory data, a DataLoader for image folders."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from sskd.data.dataset import ArrayDataset
+
+__all__ = ["ArrayBatchLoader", "make_loader", "epoch_seed"]
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """A 63-bit generator seed mixing ``(seed, epoch)``, so that no two pairs share a permutation."""
+    if seed < 0 or epoch < 0:
+        raise ValueError(f"seed and epoch must be non-negative, got seed={seed}, epoch={epoch}")
+    state = np.random.SeedSequence([seed, epoch]).generate_state(1, dtype=np.uint64)[0]
+    return int(state) >> 1
+
+
+class ArrayBatchLoader:
+    """Iterate an :class:`ArrayDataset` in batches by indexing whole tensors (no per-image Python loop).
+
+    Each epoch uses ``torch.randperm`` with a generator seeded from ``(seed, epoch)``; call
+    :meth:`set_epoch` before each epoch, as with ``DistributedSampler``. With
+    ``num_replicas > 1`` every rank takes the strided slice ``perm[rank::num_replicas]`` of the
+    same permutation; when the data set does not divide evenly, the permutation is padded by
+    wrap-around (``drop_last=False``) or truncated (``drop_last=True``), so all ranks get the
+    same number of samples. ``drop_last`` also drops a final incomplete batch.
+
+    If ``device`` is given, the uint8 images and labels are moved there once and batches are
+    sliced on it. Yields ``(images uint8 [B, 3, H, W], labels int64 [B])``.
+    """
+
+    def __init__(
+        self,
+        dataset: ArrayDataset,
+        batch_size: int,
+        *,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        seed: int = 0,
+        device: torch.device | str | None = None,
+        num_replicas: int = 1,
+        rank: int = 0,
+    ):
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if num_replicas <= 0 or not (0 <= rank < num_replicas):
+            raise ValueError(
+                f"need num_replicas >= 1 and 0 <= rank < num_replicas, got {num_replicas=}, {rank=}"
+            )
+        epoch_seed(seed, 0)
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.seed = seed
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.epoch = 0
+        self.device = torch.device(device) if device is not None else dataset.images.device
+        self.images = dataset.images.to(self.device)
+        self.labels = dataset.labels.to(self.device)
+
+    @property
+    def num_samples(self) -> int:
+        """Samples this rank sees per epoch."""
+        n = len(self.dataset)
+        return n // self.num_replicas if self.drop_last else math.ceil(n / self.num_replicas)
+
+    def set_epoch(self, epoch: int) -> None:
+        epoch_seed(self.seed, epoch)
+        self.epoch = epoch
+
+    def indices(self) -> torch.Tensor:
+        """This rank's sample indices (int64 ``[num_samples]``, on CPU) for the current epoch."""
+        n = len(self.dataset)
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))
+            order = torch.randperm(n, generator=generator)
+        else:
+            order = torch.arange(n)
+        total = self.num_samples * self.num_replicas
+        if total > n:
+            order = torch.cat([order, order.repeat(math.ceil((total - n) / max(n, 1)))[: total - n]])
+        return order[:total][self.rank :: self.num_replicas]
+
+    def __len__(self) -> int:
+        if self.drop_last:
+            return self.num_samples // self.batch_size
+        return math.ceil(self.num_samples / self.batch_size)
+
+    def __iter__(self):
+        idx = self.indices().to(self.device)
+        for b in range(len(self)):
+            batch = idx[b * self.batch_size : (b + 1) * self.batch_size]
+            yield self.images[batch], self.labels[batch]
+
+
+def _default_workers() -> int:
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    return min(8, cpus)
+
+
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    drop_last: bool = False,
+    device: torch.device | str | None = None,
+    num_workers: int | None = None,
+    num_replicas: int = 1,
+    rank: int = 0,
+):
+    """An :class:`ArrayBatchLoader` for an :class:`ArrayDataset`; a ``DataLoader`` for any other data set.
+
+    For the ``DataLoader`` (e.g. :class:`ImageFolderDataset`): ``num_workers=None`` means
+    ``min(8, available CPUs)``; a ``DistributedSampler`` is used when ``num_replicas > 1`` (call
+    ``loader.sampler.set_epoch(epoch)`` each epoch); shuffling and worker seeds come from a
+    generator seeded with ``seed``; workers persist across epochs; memory is pinned when CUDA
+    is available. ``device`` is used only by the array loader: DataLoader batches stay on the
+    CPU. ``num_workers`` is ignored for array data sets.
+    """
+    if isinstance(dataset, ArrayDataset):
+        return ArrayBatchLoader(
+            dataset,
+            batch_size,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            seed=seed,
+            device=device,
+            num_replicas=num_replicas,
+            rank=rank,
+        )
+    workers = _default_workers() if num_workers is None else num_workers
+    generator = torch.Generator().manual_seed(seed)
+    sampler = None
+    if num_replicas > 1:
+        sampler = DistributedSampler(
+            dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=drop_last
+        )
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle if sampler is None else False,
+        sampler=sampler,
+        drop_last=drop_last,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        pin_memory=torch.cuda.is_available(),
+        generator=generator,
+    )

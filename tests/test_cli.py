@@ -1,0 +1,30 @@
+"""The `sskd` command's listing subcommands."""
+
+import subprocess
+import sys
+
+from sskd.cli import main
+
+
+def test_models_lists_the_zoo(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for name in ["resnet8x4", "wrn_40_2", "vgg13", "MobileNetV2", "ShuffleV2", "ResNet50", "resnet18"]:
+        assert f"\n{name} " in "\n" + out
+
+
+def test_datasets_lists_the_readers(capsys):
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "cifar100" in out and "100 classes" in out and "digits" in out
+
+
+def test_console_script_runs_as_a_module():
+    done = subprocess.run([sys.executable, "-m", "sskd.cli", "models"], capture_output=True, text=True)
+    assert done.returncode == 0 and "resnet32x4" in done.stdout
+
+
+def test_import_lists_the_zoo():
+    done = subprocess.run([sys.executable, "-c", "import sskd; print(sskd.models.list_models())"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and "'wrn_16_2'" in done.stdout

@@ -19,6 +19,15 @@ from sskd.data.subsets import (
     with_label_noise,
 )
 from sskd.data.svhn import load_svhn
+from sskd.data.views import (
+    MultiViewBatch,
+    ViewMaker,
+    flatten_views,
+    joint_labels,
+    list_view_makers,
+    make_views,
+    unflatten_views,
+)
 
 __all__ = [
     "ArrayBatchLoader",
@@ -44,4 +53,11 @@ __all__ = [
     "safe_load_pickle",
     "symmetric_label_noise",
     "with_label_noise",
+    "MultiViewBatch",
+    "ViewMaker",
+    "flatten_views",
+    "joint_labels",
+    "list_view_makers",
+    "make_views",
+    "unflatten_views",
 ]

@@ -1,0 +1,285 @@
+"""Multi-view batches for self-supervised distillation, made on the device.
+
+Loaders yield uint8 images ``[B, C, H, W]``; a *view maker* turns them into a float32 batch
+``[B, V, C, H, W]`` holding V views of every image (view 0 the normal image), normalised as the
+last step. Networks see ``flatten_views(views)``, ``[B*V, C, H, W]`` with row ``V*i + v`` holding
+image i, view v: the interleaved order of the SSKD and HSSAKD releases.
+
+Makers (``make_views(name, mean=..., std=..., train=...)``, names from ``list_view_makers()``):
+
+* ``"standard"``: V = 1; train: RandomCrop(pad 4) + horizontal flip; test: the image.
+* ``"sskd"``: the SSKD release (Xu et al., ECCV 2020). Train: one horizontal flip per image
+  shared by the 4 views, rotations by 0/90/180/270 degrees, then an independent RandomCrop
+  (pad 4) per view. Test: the 4 rotations. V = 4.
+* ``"hssakd"``: the HSSAKD release (Yang et al., TNNLS 2022). Train: one RandomCrop (pad 4) +
+  flip per image shared by the 4 views, then the 4 rotations. Test: the 4 rotations. V = 4. The
+  joint (class, rotation) targets are ``joint_labels(batch.labels, batch.transform_ids)``.
+* ``"sskd_paper"``: the four transformations named in the SSKD paper, V = 5; see
+  :class:`SSKDPaperViews`.
+
+``transform_ids`` ``[B, V]`` says which transformation each view got, in one vocabulary shared
+by all makers: ``IDENTITY = 0``, ``ROT90/ROT180/ROT270 = 1/2/3`` (so the id of a rotated view is
+its rotation index r), ``GRAYSCALE = 4``, ``RESIZED_CROP = 5``, ``COLOR_DISTORTION = 6``; names
+in ``TRANSFORM_NAMES``. The crop/flip applied to every view of a training batch is not recorded.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Dict, List, NamedTuple, Optional, Sequence, Tuple, Type
+
+import torch
+
+from sskd.data.augment import (
+    color_jitter,
+    crop_at,
+    grayscale,
+    hflip_where,
+    normalize,
+    random_crop,
+    random_grayscale,
+    random_hflip,
+    random_resized_crop,
+    random_rotate90,
+    rotate90,
+    to_float,
+)
+
+__all__ = [
+    "IDENTITY", "ROT90", "ROT180", "ROT270", "GRAYSCALE", "RESIZED_CROP", "COLOR_DISTORTION",
+    "TRANSFORM_NAMES", "MultiViewBatch", "flatten_views", "unflatten_views", "joint_labels",
+    "ViewMaker", "StandardViews", "SSKDViews", "HSSAKDViews", "SSKDPaperViews", "VIEW_MAKERS",
+    "register_view_maker", "make_views", "list_view_makers",
+    "to_float", "normalize", "crop_at", "random_crop", "hflip_where", "random_hflip", "rotate90",
+    "random_rotate90", "random_resized_crop", "grayscale", "random_grayscale", "color_jitter",
+]
+
+IDENTITY, ROT90, ROT180, ROT270, GRAYSCALE, RESIZED_CROP, COLOR_DISTORTION = range(7)
+TRANSFORM_NAMES: Tuple[str, ...] = (
+    "identity", "rot90", "rot180", "rot270", "grayscale", "resized_crop", "color_distortion",
+)
+CROP_PADDING = 4
+
+
+class MultiViewBatch(NamedTuple):
+    """A batch of B images seen through V views each.
+
+    ``views``: float32 ``[B, V, C, H, W]``, normalised, view 0 the normal image;
+    ``labels``: int64 ``[B]``; ``transform_ids``: int64 ``[B, V]`` (see the module docstring).
+    """
+
+    views: torch.Tensor
+    labels: torch.Tensor
+    transform_ids: torch.Tensor
+
+
+def flatten_views(x: torch.Tensor) -> torch.Tensor:
+    """``[B, V, C, H, W]`` -> ``[B*V, C, H, W]``, image-major: row ``V*i + v`` is image i, view v."""
+    if x.dim() != 5:
+        raise ValueError(f"expected [B, V, C, H, W], got shape {tuple(x.shape)}")
+    return x.reshape(-1, *x.shape[2:])
+
+
+def unflatten_views(x: torch.Tensor, num_views: int) -> torch.Tensor:
+    """Inverse of :func:`flatten_views`: ``[B*V, ...]`` -> ``[B, V, ...]``."""
+    if x.shape[0] % num_views:
+        raise ValueError(f"leading size {x.shape[0]} is not a multiple of num_views={num_views}")
+    return x.reshape(-1, num_views, *x.shape[1:])
+
+
+def joint_labels(labels: torch.Tensor, rotations: torch.Tensor,
+                 num_rotations: int = 4) -> torch.Tensor:
+    """HSSAKD's joint (class, rotation) targets ``num_rotations * y + r``.
+
+    ``labels``: int ``[B]``; ``rotations``: int ``[B, V]`` (e.g. ``transform_ids`` of the
+    "hssakd" maker) or ``[B]``. Returns int64 ``[B, V]`` (resp. ``[B]``); ``.reshape(-1)`` lines
+    it up with :func:`flatten_views`. On CPU, rotations outside ``[0, num_rotations)`` raise.
+    """
+    if rotations.device.type == "cpu" and rotations.numel() and (
+            rotations.min() < 0 or rotations.max() >= num_rotations):
+        raise ValueError(f"rotation indices must lie in [0, {num_rotations})")
+    y = labels.to(torch.int64)
+    if rotations.dim() == y.dim() + 1:
+        y = y.unsqueeze(-1)
+    return num_rotations * y + rotations.to(torch.int64)
+
+
+class ViewMaker:
+    """Base of the view makers: ``maker(images, labels, generator) -> MultiViewBatch``.
+
+    ``images``: uint8 ``[B, C, H, W]`` on any device (float input raises ``TypeError``);
+    ``labels``: integer ``[B]``; ``generator``: a ``torch.Generator`` on the images' device (or
+    ``None`` for the default one). Subclasses set ``num_views`` and implement :meth:`_make`,
+    which sees ``[0, 1]`` floats; normalisation with ``mean``/``std`` is applied afterwards.
+    """
+
+    name: ClassVar[str] = ""
+    num_views: ClassVar[int] = 1
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float], train: bool = True):
+        if len(mean) != len(std):
+            raise ValueError(f"mean and std differ in length: {len(mean)} vs {len(std)}")
+        self.mean: Tuple[float, ...] = tuple(float(m) for m in mean)
+        self.std: Tuple[float, ...] = tuple(float(s) for s in std)
+        self.train = bool(train)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(mean={self.mean}, std={self.std}, train={self.train})"
+
+    def __call__(self, images: torch.Tensor, labels: torch.Tensor,
+                 generator: Optional[torch.Generator] = None) -> MultiViewBatch:
+        self._check_inputs(images, labels, generator)
+        views, ids = self._make(to_float(images), generator)
+        views = normalize(views, self.mean, self.std).contiguous()
+        return MultiViewBatch(views, labels.to(device=images.device, dtype=torch.int64), ids)
+
+    def _make(self, x: torch.Tensor,
+              generator: Optional[torch.Generator]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``[B, C, H, W]`` in ``[0, 1]`` -> (``[B, V, C, H, W]`` in ``[0, 1]``, ids ``[B, V]``)."""
+        raise NotImplementedError
+
+    def _check_inputs(self, images: torch.Tensor, labels: torch.Tensor,
+                      generator: Optional[torch.Generator]) -> None:
+        if images.dtype != torch.uint8:
+            raise TypeError(f"{self.name or type(self).__name__} expects uint8 images, "
+                            f"got dtype {images.dtype}")
+        if images.dim() != 4 or images.shape[1] != len(self.mean):
+            raise ValueError(f"expected uint8 [B, {len(self.mean)}, H, W] images, "
+                             f"got shape {tuple(images.shape)}")
+        if labels.shape != images.shape[:1] or labels.is_floating_point():
+            raise ValueError(f"expected integer labels of shape [{images.shape[0]}], "
+                             f"got {labels.dtype} {tuple(labels.shape)}")
+        if generator is not None and generator.device.type != images.device.type:
+            raise ValueError(f"generator lives on {generator.device}, images on {images.device}")
+
+
+def _constant_ids(batch: int, ids: Sequence[int], device: torch.device) -> torch.Tensor:
+    """int64 ``[batch, len(ids)]`` with every row equal to ``ids``."""
+    row = torch.as_tensor(list(ids), dtype=torch.int64, device=device)
+    return row.expand(batch, -1).contiguous()
+
+
+def _four_rotations(x: torch.Tensor) -> torch.Tensor:
+    """``[B, C, H, W]`` -> ``[B, 4, C, H, W]`` whose view r is ``rotate90(x, r)``."""
+    return torch.stack([rotate90(x, r) for r in range(4)], dim=1)
+
+
+def _crop_and_flip(x: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
+    """RandomCrop(pad 4) then RandomHorizontalFlip, per image, on ``[B, C, H, W]``."""
+    return random_hflip(random_crop(x, CROP_PADDING, generator), generator)
+
+
+VIEW_MAKERS: Dict[str, Type[ViewMaker]] = {}
+
+
+def register_view_maker(name: str):
+    """Class decorator: register a :class:`ViewMaker` subclass under ``name``."""
+    def deco(cls: Type[ViewMaker]) -> Type[ViewMaker]:
+        if name in VIEW_MAKERS:
+            raise ValueError(f"view maker {name!r} is already registered")
+        cls.name = name
+        VIEW_MAKERS[name] = cls
+        return cls
+    return deco
+
+
+def list_view_makers() -> List[str]:
+    """Names accepted by :func:`make_views`, sorted."""
+    return sorted(VIEW_MAKERS)
+
+
+def make_views(name: str, *, mean: Sequence[float], std: Sequence[float],
+               train: bool = True) -> ViewMaker:
+    """Build the view maker registered as ``name``; unknown names raise ``ValueError``."""
+    if name not in VIEW_MAKERS:
+        raise ValueError(f"unknown view maker {name!r}; valid: {', '.join(list_view_makers())}")
+    return VIEW_MAKERS[name](mean, std, train)
+
+
+@register_view_maker("standard")
+class StandardViews(ViewMaker):
+    """One view: RandomCrop(pad 4) + horizontal flip at train time, the image at test time."""
+
+    num_views = 1
+
+    def _make(self, x, generator):
+        if self.train:
+            x = _crop_and_flip(x, generator)
+        return x.unsqueeze(1), _constant_ids(x.shape[0], [IDENTITY], x.device)
+
+
+@register_view_maker("sskd")
+class SSKDViews(ViewMaker):
+    """The four rotated views of the SSKD release (Xu et al., ECCV 2020).
+
+    Train: one flip (p = 0.5) per image shared by all views, rotation of the flipped image by
+    r * 90 degrees for view r, then an independent RandomCrop(pad 4) per view. Test: the four
+    rotations. ``transform_ids[:, r] == r``. Square images only.
+    """
+
+    num_views = 4
+
+    def _make(self, x, generator):
+        b = x.shape[0]
+        if self.train:
+            x = random_hflip(x, generator)
+        views = _four_rotations(x)
+        if self.train:
+            views = unflatten_views(random_crop(flatten_views(views), CROP_PADDING, generator), 4)
+        return views, _constant_ids(b, range(4), x.device)
+
+
+@register_view_maker("hssakd")
+class HSSAKDViews(ViewMaker):
+    """The four rotated views of the HSSAKD release (Yang et al., TNNLS 2022).
+
+    Train: one RandomCrop(pad 4) + flip per image shared by all views, then view r is the
+    rotation by r * 90 degrees; test: the four rotations. ``transform_ids[:, r] == r`` and the
+    joint targets are ``joint_labels(labels, transform_ids)``. Square images only.
+    """
+
+    num_views = 4
+
+    def _make(self, x, generator):
+        if self.train:
+            x = _crop_and_flip(x, generator)
+        return _four_rotations(x), _constant_ids(x.shape[0], range(4), x.device)
+
+
+@register_view_maker("sskd_paper")
+class SSKDPaperViews(ViewMaker):
+    """The four transformations named in the SSKD paper (Xu et al., ECCV 2020).
+
+    View 0 is the normal image (RandomCrop(pad 4) + flip at train time, the image at test time);
+    views 1-4 are made from view 0:
+
+    1. colour dropping (``grayscale``), id ``GRAYSCALE``;
+    2. rotation by a per-image random multiple of 90 degrees in {90, 180, 270}, id = r in 1..3;
+    3. crop + resize (``random_resized_crop`` back to H x W, scale (0.2, 1)), id
+       ``RESIZED_CROP``;
+    4. colour distortion: SimCLR-style ``ColorJitter(0.4, 0.4, 0.4, 0.1)`` applied with probability
+       0.8 per image; id ``COLOR_DISTORTION``, or ``IDENTITY`` where it was not applied.
+
+    At test time only view 0's crop + flip is left out: grayscale is deterministic, and the
+    rotation, box and jitter draws come from ``generator`` (reproducible for a given seed).
+    Random draws happen in view order. Square images only.
+    """
+
+    num_views = 5
+    jitter = (0.4, 0.4, 0.4, 0.1)
+    jitter_p = 0.8
+    crop_scale = (0.2, 1.0)
+
+    def _make(self, x, generator):
+        b, _, h, w = x.shape
+        if self.train:
+            x = _crop_and_flip(x, generator)
+        rotated, k = random_rotate90(x, generator)
+        cropped = random_resized_crop(x, (h, w), scale=self.crop_scale, generator=generator)
+        jittered = color_jitter(x, *self.jitter, generator=generator)
+        applied = torch.rand(b, generator=generator, device=x.device) < self.jitter_p
+        distorted = torch.where(applied.view(b, 1, 1, 1), jittered, x)
+        views = torch.stack([x, grayscale(x), rotated, cropped, distorted], dim=1)
+        ids = _constant_ids(b, [IDENTITY, GRAYSCALE, 0, RESIZED_CROP, 0], x.device)
+        ids[:, 2] = k
+        ids[:, 4] = torch.where(applied, COLOR_DISTORTION, IDENTITY)
+        return views, ids

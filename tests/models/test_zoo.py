@@ -126,7 +126,9 @@ def test_post_activation_is_relu_of_preact(name):
         out = model(torch.randn(2, 3, 32, 32), preact=True)
     for f, p in zip(out.feats, out.preact_feats):
         torch.testing.assert_close(f, F.relu(p))
-    assert any((p < 0).any() for p in out.preact_feats)
+    assert torch.equal(out.preact_feats[0], out.feats[0])
+    for p in out.preact_feats[1:]:
+        assert (p < 0).any()
 
 
 def test_shufflev2_preact_is_concat_before_shuffle():
@@ -202,6 +204,11 @@ def test_initialisation_follows_the_original_code():
     expected = (2.0 / (9 * 256)) ** 0.5
     assert abs(w.std().item() - expected) / expected < 0.05
     assert not torch.all(resnet.fc.bias == 0)  # PyTorch's default Linear init
+
+
+def test_default_class_counts():
+    assert build_model("resnet8").get_classifier().out_features == 100
+    assert build_model("resnet18").fc.out_features == 1000
 
 
 def test_unknown_model_lists_the_valid_names():

@@ -57,7 +57,8 @@ class ZooNet(nn.Module):
         for stage in self._stages:
             x, pre = stage.forward_with_preact(x)
             feats.append(x)
-            if preact:
-                preacts.append(pre)
+            preacts.append(pre)
+        # As in RepDistiller, the stem is reported after its activation in both lists.
+        preacts[0] = feats[0]
         pooled = self._head(x)
         return ModelOutput(self._classifier(pooled), feats, preacts if preact else None, pooled)

@@ -17,8 +17,9 @@ class ModelOutput(NamedTuple):
             outputs after their final activation — the convention of the CRD/RepDistiller
             benchmark that SSKD and HSSAKD build on (their ``feats[:-1]``).
         preact_feats: the same maps taken before each stage's final activation (equal to
-            ``feats[i]`` where a stage ends without one), or ``None`` unless the network
-            was called with ``preact=True``.
+            ``feats[i]`` where a stage ends without one; the stem, index 0, is always
+            reported after its activation, as in RepDistiller), or ``None`` unless the
+            network was called with ``preact=True``.
         pooled: ``[N, D]`` the embedding the classifier reads (global average pool of the
             last map, after any head convolution), i.e. RepDistiller's ``feats[-1]``.
     """

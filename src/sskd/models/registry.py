@@ -47,8 +47,15 @@ def model_entry(name: str) -> ModelEntry:
         raise ValueError(f"unknown model {name!r}.{hint} Valid models: {', '.join(_REGISTRY)}") from None
 
 
-def build_model(name: str, num_classes: int = 100, **kwargs) -> nn.Module:
-    """Build a freshly initialised zoo model; its forward returns a ``ModelOutput``."""
-    if not isinstance(num_classes, int) or num_classes < 1:
+def build_model(name: str, num_classes: int | None = None, **kwargs) -> nn.Module:
+    """Build a freshly initialised zoo model; its forward returns a ``ModelOutput``.
+
+    ``num_classes`` defaults to the network's own default: 100 for the CIFAR zoo, 1000
+    for the ImageNet networks.
+    """
+    entry = model_entry(name)
+    if num_classes is None:
+        return entry.builder(**kwargs)
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
-    return model_entry(name).builder(num_classes=num_classes, **kwargs)
+    return entry.builder(num_classes=num_classes, **kwargs)

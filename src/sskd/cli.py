@@ -3,9 +3,126 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+from pathlib import Path
 from typing import Optional, Sequence
+
+from sskd.config import ConfigError, apply_override, config_from_dict, load_recipe
+from sskd.engine.trainer import NonFiniteLossError
+
+# Flags of `sskd train` and the config key each one sets; stage keys go to the last stage.
+TRAIN_FLAGS = {
+    "model": "model.name", "dataset": "data.name", "data_root": "data.root",
+    "batch_size": "data.batch_size", "eval_batch_size": "data.eval_batch_size",
+    "workers": "data.workers", "val_fraction": "data.val_fraction",
+    "train_fraction": "data.train_fraction", "label_noise": "data.label_noise",
+    "epochs": "stages.-1.epochs", "lr": "stages.-1.lr", "momentum": "stages.-1.momentum",
+    "weight_decay": "stages.-1.weight_decay", "milestones": "stages.-1.milestones",
+    "gamma": "stages.-1.gamma", "method": "stages.-1.method",
+    "seed": "seed", "device": "device", "amp": "speed.amp",
+    "out_dir": "output.dir", "name": "output.name", "log_every": "output.log_every",
+    "progress": "output.progress", "keep_checkpoints": "output.keep_checkpoints",
+}
+TRAIN_SWITCHES = {
+    "nesterov": "stages.-1.nesterov", "channels_last": "speed.channels_last",
+    "drop_last": "data.drop_last",
+    "compile": "speed.compile", "deterministic": "speed.deterministic",
+}
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--recipe", metavar="YAML", help="YAML recipe to start from (flags override it)")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue the run in RUN_DIR from its last checkpoint (uses its config.yaml)")
+    g = p.add_argument_group("model and data")
+    g.add_argument("--model", help="network to train (see `sskd models`); default resnet8")
+    g.add_argument("--dataset", help="data set name (see `sskd datasets`); default digits")
+    g.add_argument("--data-root", help="folder holding the data set's files")
+    g.add_argument("--batch-size", type=int, help="global training batch (images); default 64")
+    g.add_argument("--eval-batch-size", type=int, help="evaluation batch; default 256")
+    g.add_argument("--drop-last", action="store_true", default=None,
+                   help="drop the last incomplete training batch of every epoch")
+    g.add_argument("--workers", type=int, help="loader workers for image folders")
+    g.add_argument("--val-fraction", type=float,
+                   help="hold out this class-balanced fraction of the training set for validation")
+    g.add_argument("--train-fraction", type=float, help="train on a class-balanced fraction (few-shot)")
+    g.add_argument("--label-noise", type=float, help="fraction of training labels flipped (symmetric)")
+    g = p.add_argument_group("optimisation (applies to the last stage)")
+    g.add_argument("--method", help="training method of the last stage; default supervised")
+    g.add_argument("--epochs", type=int, help="epochs; default 240")
+    g.add_argument("--lr", type=float, help="SGD learning rate; default 0.05")
+    g.add_argument("--momentum", type=float, help="SGD momentum; default 0.9")
+    g.add_argument("--weight-decay", type=float, help="weight decay; default 5e-4")
+    g.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum")
+    g.add_argument("--milestones", type=int, nargs="*", help="epochs where lr is multiplied by gamma; default 150 180 210 of 240, scaled to --epochs")
+    g.add_argument("--gamma", type=float, help="lr decay factor at each milestone; default 0.1")
+    g = p.add_argument_group("run")
+    g.add_argument("--seed", type=int, help="random seed; default 0")
+    g.add_argument("--device", help="auto, cpu, cuda or cuda:N; default auto")
+    g.add_argument("--amp", choices=["none", "bf16", "fp16"], help="mixed precision; default none")
+    g.add_argument("--channels-last", action="store_true", default=None, help="channels_last memory format")
+    g.add_argument("--compile", action="store_true", default=None, help="torch.compile the training step")
+    g.add_argument("--deterministic", action="store_true", default=None, help="deterministic kernels")
+    g.add_argument("--out-dir", help="parent folder of run directories; default runs")
+    g.add_argument("--name", help="run directory name; default <time>-<data>-<model>-<method>")
+    g.add_argument("--log-every", type=int, help="steps between progress lines; default 20")
+    g.add_argument("--progress", choices=["auto", "bar", "lines", "none"],
+                   help="progress display; auto = a bar on a terminal, lines otherwise")
+    g.add_argument("--keep-checkpoints", type=int, help="how many checkpoints to keep; default 2")
+    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any config key, e.g. --set stages.0.epochs=60 (repeatable)")
+    g.add_argument("--print-config", action="store_true", help="print the effective config and exit")
+
+
+def train_config_from_args(args: argparse.Namespace):
+    raw = load_recipe(args.recipe) if args.recipe else {}
+    for attr, key in TRAIN_FLAGS.items():
+        value = getattr(args, attr)
+        if value is not None:
+            apply_override(raw, f"{key}={json.dumps(value)}")
+    for attr, key in TRAIN_SWITCHES.items():
+        if getattr(args, attr):
+            apply_override(raw, f"{key}=true")
+    for assignment in args.set:
+        apply_override(raw, assignment)
+    return config_from_dict(raw)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from sskd.config import config_from_dict as from_dict
+    from sskd.engine import train
+
+    if args.resume:
+        config_path = Path(args.resume) / "config.yaml"
+        if not config_path.is_file():
+            raise ConfigError(f"--resume {args.resume}: no config.yaml there (is it a run directory?)")
+        config = from_dict(load_recipe(config_path))
+        run_dir = Path(args.resume)
+    else:
+        config = train_config_from_args(args)
+        run_dir = None
+    if args.print_config:
+        import yaml
+
+        print(yaml.safe_dump(config.to_dict(), sort_keys=False))
+        return 0
+    summary = train(config, run_dir=run_dir, resume=bool(args.resume))
+    if summary:
+        print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from sskd.engine.evaluate import evaluate_checkpoint
+
+    result = evaluate_checkpoint(args.checkpoint, model=args.model, dataset=args.dataset,
+                                 data_root=args.data_root, split=args.split,
+                                 batch_size=args.batch_size, device=args.device, amp=args.amp,
+                                 num_classes=args.num_classes)
+    print(json.dumps(result, indent=2))
+    return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -34,6 +151,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sskd", description="Knowledge distillation with self-supervision (SSKD, HSSAKD, baselines).")
     sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train a network (or resume a run)",
+                           description="Train from a recipe and/or flags. Runs under torchrun too.")
+    add_train_arguments(train)
+    train.set_defaults(func=cmd_train)
+    ev = sub.add_parser("eval", help="top-1/top-5 of a checkpoint on a data set",
+                        description="Evaluate a trained network: a run's model.safetensors (model and "
+                                    "data set read from its metadata) or any checkpoint with --model.")
+    ev.add_argument("checkpoint", help="model.safetensors, a run directory, or a .pth of the original code")
+    ev.add_argument("--model", help="network name; needed unless the checkpoint says it")
+    ev.add_argument("--num-classes", type=int, help="classes of the checkpoint's network; default: the data set's")
+    ev.add_argument("--dataset", help="data set name; default: the one the checkpoint was trained on")
+    ev.add_argument("--data-root", help="folder holding the data set's files")
+    ev.add_argument("--split", default="test", help="split to evaluate; default test")
+    ev.add_argument("--batch-size", type=int, default=256, help="evaluation batch; default 256")
+    ev.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    ev.add_argument("--amp", choices=["none", "bf16", "fp16"], default="none", help="mixed precision")
+    ev.set_defaults(func=cmd_eval)
     sub.add_parser("models", help="list the model zoo").set_defaults(func=cmd_models)
     sub.add_parser("datasets", help="list the data sets that can be read").set_defaults(func=cmd_datasets)
     return parser
@@ -46,6 +180,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except BrokenPipeError:  # output piped into e.g. `head`, which closed early
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except (ValueError, FileNotFoundError, NonFiniteLossError) as exc:
+        print(f"sskd {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,0 +1,66 @@
+"""The data a run needs: train / validation / test sets and their loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from sskd.config import DataConfig
+from sskd.data import (ArrayDataset, DatasetInfo, class_balanced_subset, few_shot, load_dataset,
+                       make_loader, with_label_noise)
+from sskd.engine.distributed import DistInfo
+
+
+@dataclass
+class RunData:
+    info: DatasetInfo
+    train: object
+    val: Optional[object]
+    test: object
+
+
+def prepare_data(cfg: DataConfig, seed: int) -> RunData:
+    """Load the data set, hold out a class-balanced validation split if asked, then apply
+    the few-shot fraction and label noise to what is left for training (never to the
+    validation or test sets)."""
+    kwargs = {"image_size": cfg.image_size} if cfg.image_size else {}
+    train = load_dataset(cfg.name, root=cfg.root, split="train", **kwargs)
+    test = load_dataset(cfg.name, root=cfg.root, split="test", **kwargs)
+    val = None
+    if cfg.val_fraction > 0:
+        val_idx = class_balanced_subset(train.labels, cfg.val_fraction, seed)
+        keep = torch.ones(len(train), dtype=torch.bool)
+        keep[val_idx] = False
+        val = train.subset(val_idx)
+        train = train.subset(torch.nonzero(keep).flatten())
+    if cfg.train_fraction < 1:
+        train = few_shot(train, cfg.train_fraction, seed)
+    if cfg.label_noise > 0:
+        train = with_label_noise(train, cfg.label_noise, seed)
+    return RunData(train.info, train, val, test)
+
+
+def shard(dataset, info: DistInfo):
+    """This rank's share of an evaluation set: every ``world_size``-th item, no padding."""
+    if not info.enabled:
+        return dataset
+    return dataset.subset(torch.arange(info.rank, len(dataset), info.world_size))
+
+
+def train_loader(dataset, cfg: DataConfig, seed: int, device: torch.device, info: DistInfo):
+    if cfg.batch_size % info.world_size:
+        raise ValueError(f"data.batch_size={cfg.batch_size} (the global batch) must be divisible "
+                         f"by the number of processes, {info.world_size}")
+    on_device = device if cfg.on_device and isinstance(dataset, ArrayDataset) else None
+    return make_loader(dataset, cfg.batch_size // info.world_size, shuffle=True, seed=seed,
+                       drop_last=cfg.drop_last, device=on_device, num_workers=cfg.workers,
+                       num_replicas=info.world_size, rank=info.rank)
+
+
+def eval_loader(dataset, cfg: DataConfig, device: torch.device, info: DistInfo):
+    part = shard(dataset, info)
+    on_device = device if cfg.on_device and isinstance(part, ArrayDataset) else None
+    return make_loader(part, cfg.eval_batch_size, shuffle=False, seed=0, device=on_device,
+                       num_workers=cfg.workers)

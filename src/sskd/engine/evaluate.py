@@ -1,0 +1,88 @@
+"""Top-1/top-5 accuracy of a network on a data set (view 0, test-time preprocessing)."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sskd.config import SpeedConfig
+from sskd.data.views import ViewMaker
+from sskd.engine.distributed import DistInfo
+from sskd.engine.meter import DeviceMeter, topk_correct
+from sskd.engine.runtime import autocast
+
+
+@torch.inference_mode()
+def evaluate(network: nn.Module, loader: Iterable, maker: ViewMaker, device: torch.device,
+             speed: SpeedConfig, info: DistInfo) -> dict[str, float]:
+    """Returns ``{"loss", "top1", "top5"}`` (accuracies in %) over every rank's shard.
+
+    ``loader`` yields uint8 ``[B, 3, H, W]`` and labels ``[B]``; ``maker`` is the
+    test-time ``standard`` view maker (normalisation only).
+    """
+    was_training = network.training
+    network.eval()
+    meter = DeviceMeter(device)
+    for images, labels in loader:
+        images = images.to(device, non_blocking=True)
+        labels = labels.to(device, non_blocking=True)
+        x = maker(images, labels).views[:, 0]
+        if speed.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(device, speed):
+            logits = network(x).logits
+        logits = logits.float()
+        n = labels.shape[0]
+        top1, top5 = topk_correct(logits, labels)
+        meter.add("loss", F.cross_entropy(logits, labels), n)
+        meter.add("top1", top1 * 100.0 / n, n)
+        meter.add("top5", top5 * 100.0 / n, n)
+        meter.add_count(n)
+    network.train(was_training)
+    return meter.means(info)
+
+
+def evaluate_checkpoint(checkpoint: str, model: str | None = None, dataset: str | None = None,
+                        data_root: str | None = None, split: str = "test", batch_size: int = 256,
+                        device: str = "auto", amp: str = "none",
+                        num_classes: int | None = None) -> dict[str, object]:
+    """Top-1/top-5 of a saved network on a data set split.
+
+    ``checkpoint``: a run directory or its ``model.safetensors`` (model, classes and data
+    set come from its metadata), or any ``.safetensors``/``.pth`` state dict — including
+    the original codebases' checkpoints — together with ``model``.
+    """
+    from pathlib import Path
+
+    from sskd.data import load_dataset, make_loader, make_views
+    from sskd.engine.checkpoint import CheckpointError, load_pretrained, read_export_metadata
+    from sskd.engine.distributed import DistInfo
+    from sskd.engine.runtime import resolve_device, setup_runtime
+    from sskd.models import build_model
+
+    path = Path(checkpoint)
+    if path.is_dir():
+        path = path / "model.safetensors"
+    meta = read_export_metadata(path) if path.suffix == ".safetensors" and path.is_file() else {}
+    model = model or meta.get("model")
+    dataset = dataset or meta.get("dataset")
+    if model is None:
+        raise CheckpointError(f"{path}: the checkpoint does not name its model; pass --model")
+    if dataset is None:
+        raise CheckpointError(f"{path}: the checkpoint does not name its data set; pass --dataset")
+    data = load_dataset(dataset, root=data_root, split=split)
+    classes = num_classes or meta.get("num_classes") or data.info.num_classes
+    network = build_model(model, num_classes=classes, **meta.get("model_args", {}))
+    load_pretrained(network, path)
+    speed = SpeedConfig(amp=amp)
+    dev = resolve_device(device)
+    setup_runtime(speed, dev)
+    network.to(dev)
+    maker = make_views("standard", mean=data.info.mean, std=data.info.std, train=False)
+    loader = make_loader(data, batch_size, shuffle=False, seed=0)
+    scores = evaluate(network, loader, maker, dev, speed, DistInfo())
+    return {"checkpoint": str(path), "model": model, "dataset": dataset, "split": split,
+            "images": len(data), **scores}

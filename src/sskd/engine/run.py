@@ -1,0 +1,166 @@
+"""A whole run: data, networks, every stage in turn, checkpoints, resume, summary."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from torch import nn
+
+from sskd.config import RunConfig
+from sskd.engine.checkpoint import CheckpointStore, export_model
+from sskd.engine.data import eval_loader, prepare_data, train_loader
+from sskd.engine.distributed import barrier, broadcast_object, init_distributed, shutdown
+from sskd.engine.plots import plot_run
+from sskd.engine.progress import Progress
+from sskd.engine.rundir import RunDirectory, default_run_name, stage_summary
+from sskd.engine.runtime import resolve_device, seed_everything, setup_runtime, stage_build_seed
+from sskd.engine.trainer import StageEnv, StageRunner
+from sskd.methods import MethodContext, build_method
+
+
+def checkpoint_tag(stage_index: int, epochs_done: int) -> str:
+    return f"s{stage_index:02d}-e{epochs_done:04d}"
+
+
+def train(config: RunConfig, run_dir: Optional[str | Path] = None, resume: bool = False,
+          stream=None) -> dict[str, Any]:
+    """Run every stage of ``config``; returns the summary (also ``<run>/summary.json``).
+
+    With ``resume=True``, ``run_dir`` must hold a checkpoint of this run: training goes on
+    from the last completed epoch and, with deterministic settings, ends with the same
+    weights as an uninterrupted run.
+    """
+    config.validate()
+    stream = stream or sys.stderr
+    dist = init_distributed(config.device)
+    try:
+        return _train(config, run_dir, resume, stream, dist)
+    finally:
+        shutdown(dist)
+
+
+def _train(config, run_dir, resume, stream, dist) -> dict[str, Any]:
+    device = resolve_device(config.device, dist.local_rank)
+    setup_runtime(config.speed, device)
+    seed_everything(config.seed)
+    data = prepare_data(config.data, config.seed)
+    if run_dir is None:
+        run_dir = Path(config.output.dir) / (config.output.name or default_run_name(config))
+    run_path = Path(broadcast_object(str(run_dir), dist))
+    records_dir = RunDirectory(run_path, config.output.tensorboard) if dist.is_main else None
+    store = CheckpointStore(run_path, config.output.keep_checkpoints)
+    progress = Progress(config.output.progress, enabled=dist.is_main, every=config.output.log_every,
+                        stream=stream)
+    networks = nn.ModuleDict()
+    checkpoint = store.latest() if resume else None
+    if resume and checkpoint is None:
+        raise FileNotFoundError(f"--resume: no checkpoint under {run_path / 'checkpoints'}")
+    saved: dict[str, Any] = {}
+    records: list[dict[str, Any]] = []
+    if records_dir is not None:
+        records_dir.write_config(config)
+
+    loaders = {"test": eval_loader(data.test, config.data, device, dist)}
+    if data.val is not None:
+        loaders["val"] = eval_loader(data.val, config.data, device, dist)
+    train_batches = train_loader(data.train, config.data, config.seed, device, dist)
+
+    for k, stage in enumerate(config.stages):
+        seed_everything(stage_build_seed(config.seed, k))
+        context = MethodContext(config, stage, data.info.num_classes, networks)
+        method = build_method(context, f"stages[{k}]").to(device)
+        if config.speed.channels_last:
+            method = method.to(memory_format=torch.channels_last)
+        env = StageEnv(config, k, device, dist, train_batches, loaders, data.info.mean, data.info.std, progress)
+        runner = StageRunner(method, env)
+        start_epoch = 0
+        if checkpoint is not None:
+            if not saved:
+                saved = store.load(checkpoint, networks, device) if _has_all(networks, checkpoint) else {}
+            if saved and saved["stage"] > k:
+                continue
+            if saved and saved["stage"] == k:
+                runner.load_state_dict(saved)
+                start_epoch = saved["epoch"]
+                if records_dir is not None:
+                    records = records_dir.truncate_metrics(saved["records"])
+                progress.message(f"resumed {run_path} at stage {stage.name!r}, epoch {start_epoch}")
+                checkpoint = None
+
+        def on_epoch_end(epoch: int, record: dict[str, Any], k=k, runner=runner, stage=stage) -> None:
+            records.append(record)
+            if records_dir is not None:
+                records_dir.log_epoch(record, len(records))
+                state = {"stage": k, "epoch": epoch + 1, "records": len(records), **runner.state_dict()}
+                store.save(checkpoint_tag(k, epoch + 1), networks, state)
+            progress.message(_epoch_line(record, stage.epochs))
+            barrier(dist)
+
+        runner.run(start_epoch, on_epoch_end)
+        if records_dir is not None:
+            export_model(networks[method.export_key()], run_path / "model.safetensors",
+                         _export_metadata(config, data.info, method.export_key(), k))
+
+    summary: dict[str, Any] = {}
+    if records_dir is not None:
+        summary = _summarise(config, records, run_path, data.val is not None)
+        records_dir.write_summary(summary)
+        plot_run(records, run_path / "plots")
+        records_dir.close()
+        progress.message(format_summary(summary))
+    return broadcast_object(summary, dist)
+
+
+def _has_all(networks: nn.ModuleDict, checkpoint: Path) -> bool:
+    """Whether every network of the checkpoint has been built yet (later stages add some)."""
+    from safetensors import safe_open
+
+    with safe_open(str(checkpoint / "weights.safetensors"), framework="pt") as f:
+        keys = set(f.keys())
+    return keys <= set(networks.state_dict())
+
+
+def _export_metadata(config: RunConfig, info, key: str, stage_index: int) -> dict[str, Any]:
+    return {"network": key, "model": config.model.name, "model_args": config.model.args,
+            "num_classes": info.num_classes, "dataset": info.name, "mean": list(info.mean),
+            "std": list(info.std), "image_size": info.image_size,
+            "stage": config.stages[stage_index].name}
+
+
+def _epoch_line(record: dict[str, Any], epochs: int) -> str:
+    parts = [f"[{record['stage']}] epoch {record['epoch']}/{epochs}", f"lr {record['lr']:.4g}",
+             f"loss {record['train/loss']:.4f}", f"train top1 {record['train/top1']:.2f}"]
+    if "val/top1" in record:
+        parts.append(f"val top1 {record['val/top1']:.2f}")
+    parts += [f"test top1 {record['test/top1']:.2f}", f"{record['images_per_s']:.0f} img/s",
+              f"{record['time_s']:.1f}s"]
+    return " | ".join(parts)
+
+
+def _summarise(config: RunConfig, records: list[dict[str, Any]], run_path: Path, has_val: bool) -> dict[str, Any]:
+    stages = {}
+    for stage in config.stages:
+        mine = [r for r in records if r["stage"] == stage.name]
+        stages[stage.name] = stage_summary(mine, "val/top1" if has_val else None)
+    return {"run_dir": str(run_path), "model": config.model.name, "dataset": config.data.name,
+            "seed": config.seed, "stages": stages}
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """A short table: last-epoch and best-epoch test top-1 per stage, labelled."""
+    lines = [f"run {summary['run_dir']}  ({summary['model']} on {summary['dataset']}, seed {summary['seed']})"]
+    for name, s in summary["stages"].items():
+        if not s:
+            continue
+        last, best = s["last_epoch"], s["best_epoch"]
+        line = (f"  [{name}] last epoch ({s['epochs']}): test top1 {last['test/top1']:.2f}"
+                f" top5 {last['test/top5']:.2f}")
+        if "val/top1" in last:
+            line += f" val top1 {last['val/top1']:.2f}"
+        line += (f" | best epoch ({best['epoch']}, selected on {best['selected_on']}):"
+                 f" test top1 {best['test/top1']:.2f}")
+        lines.append(line)
+    return "\n".join(lines)

@@ -1,0 +1,95 @@
+"""The run directory: effective config, per-epoch metrics, TensorBoard, summary.
+
+Layout::
+
+    <run>/config.yaml           the effective configuration
+    <run>/metrics.jsonl         one JSON record per epoch (see :meth:`RunDirectory.log_epoch`)
+    <run>/tb/                   TensorBoard events, when tensorboard is installed
+    <run>/checkpoints/          resumable checkpoints (see sskd.engine.checkpoint)
+    <run>/model.safetensors     the trained network, loadable with ``sskd eval``
+    <run>/plots/*.png           loss and accuracy curves
+    <run>/summary.json          last-epoch and best-epoch accuracies per stage
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from sskd.config import RunConfig, dump_config
+
+
+def default_run_name(config: RunConfig) -> str:
+    methods = "-".join(dict.fromkeys(s.method for s in config.stages))
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{config.data.name}-{config.model.name}-{methods}"
+
+
+class RunDirectory:
+    """Writes the run's records (rank 0 only)."""
+
+    def __init__(self, path: Path, tensorboard: bool = True):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.metrics_path = self.path / "metrics.jsonl"
+        self._tb = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # tensorboard is optional
+                SummaryWriter = None
+            if SummaryWriter is not None:
+                self._tb = SummaryWriter(str(self.path / "tb"))
+
+    def write_config(self, config: RunConfig) -> None:
+        dump_config(config, self.path / "config.yaml")
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        if not self.metrics_path.is_file():
+            return []
+        return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line.strip()]
+
+    def truncate_metrics(self, keep: int) -> list[dict[str, Any]]:
+        """Keep the first ``keep`` records (those covered by the checkpoint being resumed)."""
+        records = self.read_metrics()[:keep]
+        self.metrics_path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        return records
+
+    def log_epoch(self, record: dict[str, Any], global_epoch: int) -> None:
+        """Append ``record`` (``stage``, ``epoch``, ``lr``, ``train/<term>``, ``test/top1``, …)."""
+        with self.metrics_path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self._tb is not None:
+            for key, value in record.items():
+                if isinstance(value, (int, float)) and key not in ("epoch", "stage_index"):
+                    self._tb.add_scalar(f"{record['stage']}/{key}", value, global_epoch)
+            self._tb.flush()
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        (self.path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+
+
+def stage_summary(records: list[dict[str, Any]], select_on: Optional[str]) -> dict[str, Any]:
+    """Last-epoch and best-epoch accuracies of one stage's records.
+
+    ``select_on`` is ``"val/top1"`` when a validation split exists: the best epoch is then
+    chosen on validation accuracy and its test accuracy reported. Without one, the best
+    epoch is chosen on test accuracy, as the original papers did, and labelled so.
+    """
+    if not records:
+        return {}
+    last = records[-1]
+    key = select_on or "test/top1"
+    best = max(records, key=lambda r: (r.get(key, float("-inf")), -r["epoch"]))
+    out = {
+        "epochs": last["epoch"],
+        "last_epoch": {k: last[k] for k in ("test/top1", "test/top5", "val/top1") if k in last},
+        "best_epoch": {"epoch": best["epoch"], "selected_on": key,
+                       **{k: best[k] for k in ("test/top1", "test/top5", "val/top1") if k in best}},
+    }
+    return out

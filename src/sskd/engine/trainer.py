@@ -1,0 +1,164 @@
+"""Runs one stage of a run: epochs of ``forward_train`` → summed loss → SGD step, then
+evaluation, metrics and a checkpoint. Knows nothing about any particular method."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import torch
+from torch import nn
+
+from sskd.config import RunConfig, StageConfig
+from sskd.data import make_views
+from sskd.engine.distributed import DistInfo, all_reduce_sum
+from sskd.engine.evaluate import evaluate
+from sskd.engine.meter import DeviceMeter, topk_correct
+from sskd.engine.progress import Progress
+from sskd.engine.runtime import autocast, epoch_seed, to_channels_last_views
+from sskd.methods import Method
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite; the run stopped without checkpointing past it."""
+
+
+def stage_lr(stage: StageConfig, epoch: int) -> float:
+    """Learning rate of 0-based ``epoch``: ``lr · gamma^(number of milestones ≤ epoch)``."""
+    return stage.lr * stage.gamma ** sum(1 for m in stage.milestones if m <= epoch)
+
+
+def set_loader_epoch(loader, seed: int) -> None:
+    """Make the loader's order a function of ``seed`` (derived from the epoch)."""
+    if hasattr(loader, "set_epoch"):
+        loader.set_epoch(seed)
+    elif getattr(loader, "sampler", None) is not None and hasattr(loader.sampler, "set_epoch"):
+        loader.sampler.set_epoch(seed)
+    elif getattr(loader, "generator", None) is not None:
+        loader.generator.manual_seed(seed)
+
+
+@dataclass
+class StageEnv:
+    """Everything a stage needs from the run around it."""
+
+    config: RunConfig
+    stage_index: int
+    device: torch.device
+    dist: DistInfo
+    train_loader: Any
+    eval_loaders: dict[str, Any]
+    mean: tuple
+    std: tuple
+    progress: Progress
+
+
+class StageRunner:
+    """Trains ``method`` for the epochs of ``env.config.stages[env.stage_index]``."""
+
+    def __init__(self, method: Method, env: StageEnv):
+        self.method = method
+        self.env = env
+        self.stage = env.config.stages[env.stage_index]
+        speed = env.config.speed
+        self.params = list(method.trainable_parameters())
+        if not self.params:
+            raise ValueError(f"stage {self.stage.name!r}: method {self.stage.method!r} has nothing to train")
+        self.optimizer = torch.optim.SGD(self.params, lr=self.stage.lr, momentum=self.stage.momentum,
+                                         weight_decay=self.stage.weight_decay, nesterov=self.stage.nesterov)
+        self.scaler = torch.amp.GradScaler(env.device.type, enabled=speed.amp == "fp16")
+        model: nn.Module = method
+        if env.dist.enabled:
+            ids = [env.device.index] if env.device.type == "cuda" else None
+            model = nn.parallel.DistributedDataParallel(method, device_ids=ids)
+        if speed.compile:
+            model = torch.compile(model)
+        self.train_model = model
+        self.maker = make_views(method.views, mean=env.mean, std=env.std, train=True)
+        self.test_maker = make_views("standard", mean=env.mean, std=env.std, train=False)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+
+    def run(self, start_epoch: int, on_epoch_end: Callable[[int, dict[str, Any]], None]) -> None:
+        """Train epochs ``start_epoch..epochs-1``; ``on_epoch_end(epoch, record)`` after each."""
+        for epoch in range(start_epoch, self.stage.epochs):
+            record = self.train_epoch(epoch)
+            network = self.method.eval_network()
+            for split, loader in self.env.eval_loaders.items():
+                scores = evaluate(network, loader, self.test_maker, self.env.device,
+                                  self.env.config.speed, self.env.dist)
+                record.update({f"{split}/{k}": v for k, v in scores.items()})
+            on_epoch_end(epoch, record)
+
+    def train_epoch(self, epoch: int) -> dict[str, Any]:
+        env, stage, device = self.env, self.stage, self.env.device
+        lr = stage_lr(stage, epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        seed = epoch_seed(env.config.seed, env.stage_index, epoch, env.dist.rank)
+        torch.manual_seed(seed)
+        generator = torch.Generator(device=device).manual_seed(seed)
+        set_loader_epoch(env.train_loader, epoch_seed(env.config.seed, env.stage_index, epoch, 0))
+        self.method.train()
+        meter = DeviceMeter(device)
+        first_bad = torch.full((), -1, dtype=torch.int64, device=device)
+        bad_terms: dict[str, torch.Tensor] = {}
+        total_steps = len(env.train_loader)
+        env.progress.start(f"[{stage.name}] epoch {epoch + 1}/{stage.epochs}", total_steps)
+        start = time.perf_counter()
+        step = 0
+        for step, (images, labels) in enumerate(env.train_loader, 1):
+            images = images.to(device, non_blocking=True)
+            labels = labels.to(device, non_blocking=True)
+            batch = self.maker(images, labels, generator)
+            if env.config.speed.channels_last:
+                batch = batch._replace(views=to_channels_last_views(batch.views))
+            with autocast(device, env.config.speed):
+                logits, losses = self.train_model(batch)
+            total = torch.stack([v.float() for v in losses.values()]).sum()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(total).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+
+            n = labels.shape[0]
+            for name, value in losses.items():
+                meter.add(f"train/{name}", value.float(), n)
+                finite = torch.isfinite(value.detach())
+                bad_terms[name] = bad_terms[name] | ~finite if name in bad_terms else ~finite
+            meter.add("train/loss", total, n)
+            meter.add("train/top1", topk_correct(logits.detach().float(), labels, (1,))[0] * (100.0 / n), n)
+            meter.add_count(n)
+            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(total.detach()),
+                                    torch.full_like(first_bad, step), first_bad)
+            if step % env.config.output.log_every == 0 or step == total_steps:
+                self._stop_if_nonfinite(first_bad, bad_terms, epoch)
+            if env.progress.wants(step):
+                env.progress.step(step, {"loss": total.item(), "lr": lr})
+        env.progress.end()
+        elapsed = time.perf_counter() - start
+        record = {"stage": stage.name, "stage_index": env.stage_index, "epoch": epoch + 1, "lr": lr}
+        record.update(meter.means(env.dist))
+        images_seen = all_reduce_sum(torch.tensor(float(meter.count.item()), device=device), env.dist).item()
+        record["time_s"] = elapsed
+        record["images_per_s"] = images_seen / elapsed if elapsed > 0 else float("nan")
+        return record
+
+    def _stop_if_nonfinite(self, first_bad: torch.Tensor, bad_terms: dict[str, torch.Tensor],
+                           epoch: int) -> None:
+        flag = (first_bad >= 0).to(torch.float32)
+        if all_reduce_sum(flag.clone(), self.env.dist).item() == 0:
+            return
+        names = [k for k, v in bad_terms.items() if bool(v)]
+        where = f"step {int(first_bad)}" if int(first_bad) >= 0 else "a step on another process"
+        raise NonFiniteLossError(
+            f"stage {self.stage.name!r}, epoch {epoch + 1}, {where}: the loss became non-finite "
+            f"(term(s): {', '.join(names) or 'total'}). Stopped; the last good checkpoint is kept. "
+            f"Try a lower learning rate or speed.amp=none.")

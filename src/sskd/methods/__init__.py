@@ -1,0 +1,7 @@
+"""Training methods, one file each, registered by name."""
+
+from sskd.methods import supervised as _supervised  # noqa: F401  (registers "supervised")
+from sskd.methods.base import (Method, MethodContext, build_method, list_methods, method_class,
+                               register_method)
+
+__all__ = ["Method", "MethodContext", "build_method", "list_methods", "method_class", "register_method"]

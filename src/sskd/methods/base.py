@@ -1,0 +1,116 @@
+"""The method contract: an ``nn.Module`` that owns its networks and returns its losses.
+
+``forward_train(batch) -> (logits [B, K] of the trained network on the normal views,
+{name: weighted scalar loss})``. The engine sums the losses, steps the optimiser over
+``trainable_parameters()``, and evaluates ``eval_network()`` on the test set; it never
+asks which method it is running.
+
+Networks live in a ``ModuleDict`` shared by all stages of a run (e.g. ``student``,
+``teacher``, ``teacher_head``), so a later stage reuses what an earlier one trained,
+and one checkpoint holds them all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Callable, ClassVar, Iterator
+
+from torch import Tensor, nn
+
+from sskd.config import RunConfig, StageConfig, build_dataclass
+from sskd.data.views import MultiViewBatch
+
+
+@dataclass
+class MethodContext:
+    """What a method may read while it is built."""
+
+    config: RunConfig
+    stage: StageConfig
+    num_classes: int
+    networks: nn.ModuleDict
+
+    def network(self, key: str, build: Callable[[], nn.Module]) -> nn.Module:
+        """The shared network ``key``, built with ``build()`` the first time it is asked for."""
+        if key not in self.networks:
+            self.networks[key] = build()
+        return self.networks[key]
+
+
+@dataclass
+class NoHparams:
+    """A method without hyper-parameters."""
+
+
+class Method(nn.Module):
+    """Base class of every training method (see the module docstring).
+
+    Subclasses set ``views`` (the view maker used for training batches, see
+    :func:`sskd.data.make_views`) and ``Hparams`` (a dataclass with the paper's defaults,
+    filled from the stage's ``args``).
+    """
+
+    views: ClassVar[str] = "standard"
+    Hparams: ClassVar[type] = NoHparams
+
+    def __init__(self, context: MethodContext, hparams):
+        super().__init__()
+        self.hparams = hparams
+
+    def forward_train(self, batch: MultiViewBatch) -> tuple[Tensor, dict[str, Tensor]]:
+        raise NotImplementedError
+
+    def forward(self, batch: MultiViewBatch) -> tuple[Tensor, dict[str, Tensor]]:
+        """Same as :meth:`forward_train`, so that DistributedDataParallel can wrap a method."""
+        return self.forward_train(batch)
+
+    def trainable_parameters(self) -> Iterator[nn.Parameter]:
+        """The parameters this stage optimises (default: all that require grad)."""
+        return (p for p in self.parameters() if p.requires_grad)
+
+    def eval_network(self) -> nn.Module:
+        """The network whose test accuracy this stage reports; returns a ``ModelOutput``."""
+        raise NotImplementedError
+
+    def export_key(self) -> str:
+        """Key of the network saved as the stage's deliverable (``model.safetensors``)."""
+        raise NotImplementedError
+
+
+_METHODS: dict[str, type[Method]] = {}
+
+
+def register_method(name: str):
+    """Class decorator registering a :class:`Method` under ``name``."""
+
+    def wrap(cls: type[Method]) -> type[Method]:
+        if name in _METHODS:
+            raise ValueError(f"method {name!r} is already registered")
+        cls.method_name = name
+        _METHODS[name] = cls
+        return cls
+
+    return wrap
+
+
+def list_methods() -> list[str]:
+    return sorted(_METHODS)
+
+
+def method_class(name: str) -> type[Method]:
+    try:
+        return _METHODS[name]
+    except KeyError:
+        raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(list_methods())}") from None
+
+
+def build_method(context: MethodContext, stage_key: str) -> Method:
+    """Build the stage's method, checking its ``args`` against the method's ``Hparams``."""
+    cls = method_class(context.stage.method)
+    hparams = build_dataclass(cls.Hparams, context.stage.args, f"{stage_key}.args")
+    return cls(context, hparams)
+
+
+def hparams_dict(hparams) -> dict:
+    return dataclasses.asdict(hparams) if dataclasses.is_dataclass(hparams) else {}

@@ -14,10 +14,10 @@ import time
 
 import torch
 
-from sskd.data.views import list_view_makers, make_views
+from sskd.data.cifar import cifar100_info
+from sskd.data.views import CROP_PADDING, list_view_makers, make_views
 
-CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
-CIFAR100_STD = (0.2673, 0.2564, 0.2762)
+CIFAR100 = cifar100_info()
 DEFAULT_MAKERS = ("standard", "sskd", "hssakd", "sskd_paper")
 
 
@@ -31,6 +31,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (CPU)")
     p.add_argument("--eval", action="store_true", help="time test-mode makers instead of train")
+    p.add_argument("--crop-padding", type=int, default=CROP_PADDING,
+                   help="training-time RandomCrop padding; 0 leaves the crop out")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 
@@ -41,9 +43,10 @@ def _sync(device: torch.device) -> None:
 
 
 def time_maker(name: str, images: torch.Tensor, labels: torch.Tensor, train: bool, iters: int,
-               warmup: int, seed: int) -> float:
+               warmup: int, seed: int, crop_padding: int = CROP_PADDING) -> float:
     """Views per second of maker ``name`` on ``images`` ``[B, C, H, W]`` uint8."""
-    maker = make_views(name, mean=CIFAR100_MEAN, std=CIFAR100_STD, train=train)
+    maker = make_views(name, mean=CIFAR100.mean, std=CIFAR100.std, train=train,
+                       crop_padding=crop_padding)
     gen = torch.Generator(device=images.device).manual_seed(seed)
     for _ in range(warmup):
         maker(images, labels, gen)
@@ -69,9 +72,11 @@ def main(argv=None) -> None:
     labels = torch.randint(0, 100, (args.batch,), generator=gen, device=device)
     mode = "test" if args.eval else "train"
     print(f"device={device} threads={torch.get_num_threads()} batch={args.batch} "
-          f"iters={args.iters} mode={mode} torch={torch.__version__}")
+          f"iters={args.iters} mode={mode} crop_padding={args.crop_padding} "
+          f"torch={torch.__version__}")
     for name in args.maker:
-        rate = time_maker(name, images, labels, not args.eval, args.iters, args.warmup, args.seed)
+        rate = time_maker(name, images, labels, not args.eval, args.iters, args.warmup, args.seed,
+                          args.crop_padding)
         print(f"{name:>12s}: {rate:12,.0f} views/s")
 
 

@@ -100,6 +100,22 @@ def image_folder_root(tmp_path):
     return write_image_folder(tmp_path / "imagenet")
 
 
+def write_noise_folder(root, classes=("a", "b"), per_class=5, size=(40, 32)):
+    """``root/train/<class>/<i>.png`` of random-noise RGB images, so that every crop differs."""
+    rng = np.random.default_rng(0)
+    for cls in classes:
+        (root / "train" / cls).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / "train" / cls / f"{i}.png")
+    return root
+
+
+@pytest.fixture
+def noise_folder_root(tmp_path):
+    return write_noise_folder(tmp_path / "noise")
+
+
 class Py2StylePickler(pickle._Pickler):
     """Writes every str/bytes as a Python-2 ``str`` (BINSTRING), as the real CIFAR files do."""
 

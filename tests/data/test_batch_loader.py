@@ -5,6 +5,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from sskd.data import ArrayBatchLoader, ArrayDataset, DatasetInfo, ImageFolderDataset, make_loader
+from sskd.data.loader import FolderLoader
 
 
 def make_dataset(n=23):
@@ -131,3 +132,51 @@ def test_make_loader_shuffle_is_seeded(image_folder_root):
 
     assert order(5) == order(5) and sorted(order(5)) == list(range(8))
     assert len({tuple(order(seed)) for seed in range(6)}) > 1
+
+
+def folder_batches(loader, epochs):
+    """The batches of the last of ``epochs``, after iterating each of them in turn."""
+    for epoch in epochs:
+        loader.set_epoch(epoch)
+        batches = [(images.clone(), labels.clone()) for images, labels in loader]
+    return batches
+
+
+def same_batches(a, b):
+    return len(a) == len(b) and all(torch.equal(x[0], y[0]) and torch.equal(x[1], y[1]) for x, y in zip(a, b))
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_folder_loader_epoch_is_reproducible_regardless_of_earlier_epochs(noise_folder_root, num_workers):
+    folder = ImageFolderDataset(noise_folder_root, "train", image_size=8)
+
+    def loader():
+        return make_loader(folder, 3, shuffle=True, seed=11, num_workers=num_workers)
+
+    assert isinstance(loader(), FolderLoader) and not loader().persistent_workers
+    after_epoch0 = folder_batches(loader(), [0, 1])
+    alone = folder_batches(loader(), [1])
+    assert same_batches(after_epoch0, alone)
+    repeated = loader()
+    assert same_batches(folder_batches(repeated, [1]), folder_batches(repeated, [1]))
+    epoch0 = folder_batches(loader(), [0])
+    assert not same_batches(epoch0, alone)
+    assert sorted(torch.cat([b[1] for b in alone]).tolist()) == folder.labels.tolist()
+    assert folder.crop_seed is None
+
+
+def test_folder_loader_batches_do_not_depend_on_worker_count(noise_folder_root):
+    folder = ImageFolderDataset(noise_folder_root, "train", image_size=8)
+    by_workers = [
+        folder_batches(make_loader(folder, 4, shuffle=True, seed=3, num_workers=w), [2]) for w in (0, 2)
+    ]
+    assert same_batches(*by_workers)
+
+
+def test_folder_loader_sets_the_distributed_sampler_epoch(image_folder_root):
+    folder = ImageFolderDataset(image_folder_root, "train", image_size=8)
+    loader = make_loader(folder, 2, shuffle=True, seed=0, num_workers=0, num_replicas=2, rank=0)
+    loader.set_epoch(5)
+    assert loader.sampler.epoch == 5 and loader.epoch == 5
+    loader.set_epoch(6)
+    assert loader.sampler.epoch == 6

@@ -86,3 +86,25 @@ def test_image_folder_uses_split_folder_as_given(image_folder_root):
     with pytest.raises(DatasetFormatError) as info:
         load_dataset("image_folder", image_folder_root, "test")
     assert str(image_folder_root / "test") in str(info.value)
+
+
+def test_image_folder_splits_take_their_classes_from_train(image_folder_root):
+    import shutil
+
+    shutil.rmtree(image_folder_root / "val" / "dog")
+    val = load_dataset("image_folder", image_folder_root, "val", image_size=16)
+    info = dataset_info("image_folder", image_folder_root)
+    assert val.info.class_names == info.class_names == ("cat", "dog", "fox")
+    assert val.info.num_classes == info.num_classes == 3
+    assert val.labels.tolist() == [0, 2]
+    explicit = load_dataset("image_folder", image_folder_root, "val", image_size=16, classes=["cat", "fox"])
+    assert explicit.labels.tolist() == [0, 1] and explicit.info.num_classes == 2
+
+
+def test_folder_without_train_numbers_its_own_classes(image_folder_root):
+    import shutil
+
+    shutil.rmtree(image_folder_root / "train")
+    shutil.rmtree(image_folder_root / "val" / "dog")
+    val = load_dataset("image_folder", image_folder_root, "val", image_size=16)
+    assert val.info.class_names == ("cat", "fox") and val.labels.tolist() == [0, 1]

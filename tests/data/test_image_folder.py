@@ -82,3 +82,37 @@ def test_undecodable_image_names_the_file(tmp_path):
     with pytest.raises(DatasetFormatError) as info:
         ds[0]
     assert str(bad) in str(info.value)
+
+
+def test_16_bit_png_is_read_as_uint8(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from sskd.data.dataset import read_image_rgb
+
+    (tmp_path / "val" / "grey").mkdir(parents=True)
+    path = tmp_path / "val" / "grey" / "deep.png"
+    values = np.full((12, 10), 65535, dtype=np.uint16)
+    values[:, :5] = 0
+    Image.fromarray(values).save(path)
+    with Image.open(path) as check:
+        assert check.mode == "I;16"
+    image = read_image_rgb(str(path))
+    assert image.dtype == torch.uint8 and image.shape == (3, 12, 10)
+    assert image[:, :, 5:].min() == 255 and image[:, :, :5].max() == 0
+    item, _ = ImageFolderDataset(tmp_path, "val", 8)[0]
+    assert item.dtype == torch.uint8 and item.shape == (3, 8, 8)
+
+
+def test_crop_seed_fixes_each_items_crop(noise_folder_root):
+    ds = ImageFolderDataset(noise_folder_root, "train", 16)
+    assert ds.crop_seed is None
+    seeded = ds.with_crop_seed(123)
+    assert ds.crop_seed is None and seeded.samples is ds.samples
+    torch.manual_seed(0)
+    first = [seeded[i][0] for i in range(len(seeded))]
+    torch.manual_seed(1)
+    again = [seeded[i][0] for i in reversed(range(len(seeded)))][::-1]
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    other = ds.with_crop_seed(124)
+    assert any(not torch.equal(a, other[i][0]) for i, a in enumerate(first))

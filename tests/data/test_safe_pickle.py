@@ -4,6 +4,7 @@ import builtins
 import io
 import os
 import pickle
+import pickletools
 
 import numpy as np
 import pytest
@@ -82,3 +83,41 @@ def test_truncated_pickle_is_a_format_error_naming_the_file(tmp_path):
         safe_load_pickle(path)
     assert not isinstance(info.value, UnsafePickleError)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("protocol", [5, pickle.HIGHEST_PROTOCOL])
+def test_loads_cifar_dict_pickled_with_protocol_5(tmp_path, protocol):
+    data = np.arange(3 * 3072, dtype=np.uint8).reshape(3, 3072) % 251
+    batch = {b"batch_label": b"training batch", b"data": data, b"labels": [1, 2, 3], b"f": np.int64(4)}
+    raw = pickle.dumps(batch, protocol=protocol)
+    assert b"_frombuffer" in raw
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(raw)
+    loaded = safe_load_pickle(path)
+    assert np.array_equal(loaded[b"data"], data) and loaded[b"data"].dtype == np.uint8
+    assert loaded[b"labels"] == [1, 2, 3] and loaded[b"f"] == 4
+    # numpy < 2 wrote the same function under numpy.core
+    old_style = pickletools.optimize(raw.replace(b"\x8c\x13numpy._core.numeric", b"\x8c\x12numpy.core.numeric"))
+    assert b"numpy.core.numeric" in old_style
+    assert np.array_equal(safe_load_pickle(io.BytesIO(old_style))[b"data"], data)
+
+
+def test_frombuffer_refuses_object_dtype():
+    raw = (
+        b"\x80\x05\x8c\x13numpy._core.numeric\x94\x8c\x0b_frombuffer\x94\x93\x94"
+        b"(C\x08\x00\x00\x00\x00\x00\x00\x00\x00\x8c\x05numpy\x8c\x05dtype\x93\x8c\x02O8\x89\x88\x87R"
+        b"K\x01\x85\x8c\x01Ct\x94R\x94."
+    )
+    with pytest.raises(DatasetFormatError, match="OBJECT") as info:
+        safe_load_pickle(io.BytesIO(raw), name_for_errors="objects")
+    assert "objects" in str(info.value) and not isinstance(info.value, UnsafePickleError)
+
+
+def test_refuses_os_system_at_protocol_5(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil"
+    path.write_bytes(pickle.dumps({b"data": SystemCall(f"echo pwned > {marker}")}, protocol=5))
+    with pytest.raises(UnsafePickleError) as info:
+        safe_load_pickle(path)
+    assert f"{os.system.__module__}.system" in str(info.value) and str(path) in str(info.value)
+    assert not marker.exists()

@@ -50,3 +50,15 @@ def test_malformed_files_name_the_path(tmp_path):
     scipy.io.savemat(path, {"X": np.zeros((32, 32, 3, 2), np.uint8), "y": np.ones((3, 1), np.uint8)})
     with pytest.raises(DatasetFormatError, match="2 images but 'y' has 3"):
         load_svhn(tmp_path, "test")
+
+
+def test_label_zero_is_refused_naming_the_path(tmp_path):
+    path = tmp_path / "train_32x32.mat"
+    y = np.array([[1], [0]], dtype=np.uint8)
+    scipy.io.savemat(path, {"X": np.zeros((32, 32, 3, 2), np.uint8), "y": y})
+    with pytest.raises(DatasetFormatError, match=r"1\.\.10, got 0\.\.1") as info:
+        load_svhn(tmp_path, "train")
+    assert str(path) in str(info.value)
+    scipy.io.savemat(path, {"X": np.zeros((32, 32, 3, 2), np.uint8), "y": np.array([[1], [11]], np.uint8)})
+    with pytest.raises(DatasetFormatError, match=r"1\.\.10"):
+        load_svhn(tmp_path, "train")

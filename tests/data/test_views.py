@@ -1,29 +1,33 @@
 """Tests of the batched augmentation ops and the multi-view batch makers."""
 
+import types
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from sskd.data import augment
-from sskd.data.views import (
-    COLOR_DISTORTION,
-    GRAYSCALE,
-    IDENTITY,
-    RESIZED_CROP,
-    TRANSFORM_NAMES,
+from sskd.data import augment, views
+from sskd.data.augment import (
     color_jitter,
-    flatten_views,
     grayscale,
-    joint_labels,
-    list_view_makers,
-    make_views,
     normalize,
     random_crop,
     random_hflip,
     random_resized_crop,
     rotate90,
     to_float,
+)
+from sskd.data.views import (
+    COLOR_DISTORTION,
+    GRAYSCALE,
+    IDENTITY,
+    RESIZED_CROP,
+    TRANSFORM_NAMES,
+    flatten_views,
+    joint_labels,
+    list_view_makers,
+    make_views,
     unflatten_views,
 )
 
@@ -168,6 +172,138 @@ def test_registry():
     assert set(MAKERS) <= set(list_view_makers())
     with pytest.raises(ValueError, match="hssakd.*sskd"):
         make_views("nope", mean=MEAN, std=STD)
+
+
+def test_views_exports_no_augment_primitives():
+    for name in augment.__all__:
+        assert name not in views.__all__, f"{name} belongs to sskd.data.augment only"
+
+
+def test_generator_on_other_device_raises():
+    maker = make_views("standard", mean=MEAN, std=STD)
+    for where in ("cuda", "cuda:1"):  # only ``generator.device`` is looked at
+        fake = types.SimpleNamespace(device=torch.device(where))
+        with pytest.raises(ValueError, match="generator lives on"):
+            maker(_images(2), _labels(2), fake)
+    assert views._same_device(torch.device("cpu"), torch.device("cpu"))
+    assert not views._same_device(torch.device("cpu"), torch.device("meta"))
+    assert not views._same_device(torch.device("cuda", 0), torch.device("cuda", 1))
+    assert views._same_device(torch.device("cuda", 1), torch.device("cuda", 1))
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices")
+def test_generator_on_other_cuda_device_raises():
+    maker = make_views("standard", mean=MEAN, std=STD)
+    with pytest.raises(ValueError, match="generator lives on"):
+        maker(_images(2, device="cuda:1"), _labels(2, "cuda:1"), _gen(0, "cuda:0"))
+    with torch.cuda.device(1):
+        maker(_images(2, device="cuda:1"), _labels(2, "cuda:1"), _gen(0, "cuda"))
+
+
+# --- crop_padding ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", MAKERS)
+def test_crop_padding_defaults_to_4_and_rejects_negative(name):
+    assert make_views(name, mean=MEAN, std=STD).crop_padding == 4
+    assert "crop_padding=0" in repr(make_views(name, mean=MEAN, std=STD, crop_padding=0))
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="crop_padding"):
+            make_views(name, mean=MEAN, std=STD, crop_padding=bad)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", ["standard", "hssakd", "sskd"])
+def test_crop_padding_0_train_views_are_exact_flips_and_rotations(name, device):
+    maker = make_views(name, mean=MEAN, std=STD, train=True, crop_padding=0)
+    x = _images(64, device=device)
+    batch = maker(x, _labels(64, device), _gen(2, device))
+    src = _norm(to_float(x))
+    view0 = batch.views[:, 0]
+    same = (view0 == src).flatten(1).all(1)
+    flipped = (view0 == src.flip(-1)).flatten(1).all(1)
+    assert (same ^ flipped).all(), "view 0 must be the input or its mirror image, uncropped"
+    assert 0 < flipped.sum() < 64, "flips must still be drawn per image"
+    for r in range(maker.num_views):
+        assert torch.equal(batch.views[:, r], rotate90(view0, r))
+    # With the default padding the same draws crop: the views are no longer exact flips.
+    cropped = make_views(name, mean=MEAN, std=STD, train=True)(x, _labels(64, device),
+                                                               _gen(2, device)).views[:, 0]
+    assert not ((cropped == src) | (cropped == src.flip(-1))).flatten(1).all(1).all()
+
+
+def test_crop_padding_0_sskd_paper_view0_is_uncropped():
+    maker = make_views("sskd_paper", mean=MEAN, std=STD, train=True, crop_padding=0)
+    x = _images(32)
+    batch = maker(x, _labels(32), _gen(4))
+    src = _norm(to_float(x))
+    view0 = batch.views[:, 0]
+    assert ((view0 == src) | (view0 == src.flip(-1))).flatten(1).all(1).all()
+    for i in range(32):
+        assert torch.equal(batch.views[i, 2], rotate90(view0[i], int(batch.transform_ids[i, 2])))
+
+
+# --- no host<->device traffic in the hot path ------------------------------------------------
+
+def test_normalize_reuses_cached_constants(monkeypatch):
+    seen = []
+    real_addcmul = torch.addcmul
+
+    def spy(shift, x, scale, *args, **kwargs):
+        seen.append((shift, scale))
+        return real_addcmul(shift, x, scale, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "addcmul", spy)
+    x = torch.rand(2, 3, 4, 4)
+    first = normalize(x, MEAN, STD)
+    second = normalize(x.clone(), list(MEAN), list(STD))
+    assert len(seen) == 2
+    assert seen[0][0] is seen[1][0] and seen[0][1] is seen[1][1], "constants rebuilt per call"
+    torch.testing.assert_close(first, second, rtol=0, atol=0)
+    torch.testing.assert_close(first, (x - torch.tensor(MEAN).view(3, 1, 1))
+                               / torch.tensor(STD).view(3, 1, 1), rtol=0, atol=1e-6)
+    normalize(x.double(), MEAN, STD)
+    assert seen[2][0].dtype == torch.float64 and seen[2][0] is not seen[0][0]
+
+
+@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize("name", MAKERS)
+def test_makers_build_no_tensors_from_host_data(name, train, monkeypatch):
+    """Every small constant must come from a device-side cache or fill, never ``torch.tensor``
+    (on CUDA each such host->device copy blocks the host)."""
+    maker = make_views(name, mean=MEAN, std=STD, train=train)
+    x, y = _images(8), _labels(8)
+    calls = []
+
+    def forbid(fn_name):
+        real = getattr(torch, fn_name)
+
+        def counted(*args, **kwargs):
+            calls.append(fn_name)
+            return real(*args, **kwargs)
+        monkeypatch.setattr(torch, fn_name, counted)
+
+    for fn_name in ("tensor", "as_tensor", "from_numpy"):
+        forbid(fn_name)
+    maker(x, y, _gen(0))
+    maker(x, y, _gen(1))
+    assert calls == [], f"{name} built tensors from host data: {calls}"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
+@pytest.mark.parametrize("crop_padding", [4, 0])
+@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize("name", MAKERS)
+def test_makers_do_not_sync_cuda(name, train, crop_padding):
+    maker = make_views(name, mean=MEAN, std=STD, train=train, crop_padding=crop_padding)
+    x, y, g = _images(16, device="cuda"), _labels(16, "cuda"), _gen(0, "cuda")
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(2):
+            batch = maker(x, y, g)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert batch.views.shape == (16, maker.num_views, 3, 32, 32)
 
 
 # --- rotation makers at train time -----------------------------------------------------------

@@ -6,6 +6,10 @@ images at once, from the ``generator`` argument (a ``torch.Generator`` living on
 ``None`` means the device's default generator), so a seeded generator reproduces a batch bit for
 bit. There is no Python loop over images anywhere.
 
+Small constant tensors (normalisation scale/shift, luma weights, rotation tables, YIQ matrices)
+are built directly on the device by scalar fills, never copied from host memory, and cached
+per (values, dtype, device), so steady-state calls issue no host<->device transfer or sync.
+
 These are the building blocks of the multi-view batches of SSKD (Xu et al., "Knowledge
 Distillation Meets Self-Supervision", ECCV 2020) and HSSAKD (Yang et al., "Hierarchical
 Self-supervised Augmented Knowledge Distillation", TNNLS 2022); see :mod:`sskd.data.views`.
@@ -46,8 +50,56 @@ _RGB_TO_YIQ = torch.tensor(
     [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=torch.float64
 )
 _YIQ_TO_RGB = torch.linalg.inv(_RGB_TO_YIQ)
+# Host copies as nested tuples of Python floats: the device versions are filled from these.
+_RGB_TO_YIQ_VALUES = tuple(tuple(row) for row in _RGB_TO_YIQ.tolist())
+_YIQ_TO_RGB_VALUES = tuple(tuple(row) for row in _YIQ_TO_RGB.tolist())
 
 Generator = Optional[torch.Generator]
+
+
+def _filled(values: Sequence[float], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """1-D ``values`` as a tensor made on ``device`` by scalar fills (no host->device copy).
+
+    Each element is cast from a Python float (a double) to ``dtype``, exactly as ``.to(dtype)``
+    of a float64 tensor would. Made outside inference mode so that a tensor cached during
+    evaluation can still be saved for backward later.
+    """
+    with torch.inference_mode(False):
+        out = torch.empty(len(values), dtype=dtype, device=device)
+        for i, v in enumerate(values):
+            out[i].fill_(v)  # a fill kernel; ``out[i] = v`` would copy a host scalar
+    return out
+
+
+@functools.lru_cache(maxsize=32)
+def _normalize_constants(mean: Tuple[float, ...], std: Tuple[float, ...], dtype: torch.dtype,
+                         device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Cached ``(scale, shift)`` ``[C, 1, 1]`` = ``(1 / std, -mean / std)``, computed in double."""
+    scale = _filled([1 / s for s in std], dtype, device).view(-1, 1, 1)
+    shift = _filled([-m / s for m, s in zip(mean, std)], dtype, device).view(-1, 1, 1)
+    return scale, shift
+
+
+@functools.lru_cache(maxsize=16)
+def _luma_weights(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Cached ``LUMA_WEIGHTS`` as ``[1, 3, 1, 1]``."""
+    return _filled(LUMA_WEIGHTS, dtype, device).view(1, 3, 1, 1)
+
+
+@functools.lru_cache(maxsize=16)
+def _yiq_matrices(dtype: torch.dtype, device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Cached ``(RGB->YIQ, YIQ->RGB)`` 3x3 matrices."""
+    to_yiq = _filled([v for row in _RGB_TO_YIQ_VALUES for v in row], dtype, device).view(3, 3)
+    # Column-major, like the ``linalg.inv`` result it replaces (the layout steers matmul rounding).
+    to_rgb = _filled([v for col in zip(*_YIQ_TO_RGB_VALUES) for v in col], dtype, device)
+    to_rgb = to_rgb.view(3, 3).t()
+    return to_yiq, to_rgb
+
+
+@functools.lru_cache(maxsize=16)
+def _int_table(values: Tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """Cached int64 ``[len(values)]``."""
+    return _filled(values, torch.int64, device)
 
 
 def _check_batch(x: torch.Tensor, name: str = "x") -> None:
@@ -82,15 +134,14 @@ def normalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> t
     """``(x - mean) / std`` per channel; ``x`` is ``[..., C, H, W]`` with ``C == len(mean)``.
 
     Computed as one fused ``x * (1 / std) - mean / std`` (agrees with it to float32 rounding).
+    The per-channel constants are cached per (mean, std, dtype, device).
     """
     if len(mean) != len(std) or x.dim() < 3 or x.shape[-3] != len(mean):
         raise ValueError(
             f"mean/std of length {len(mean)}/{len(std)} do not fit images of shape {tuple(x.shape)}"
         )
-    m = torch.as_tensor(mean, dtype=torch.float64).view(-1, 1, 1)
-    s = torch.as_tensor(std, dtype=torch.float64).view(-1, 1, 1)
-    scale = (1 / s).to(dtype=x.dtype, device=x.device)
-    shift = (-m / s).to(dtype=x.dtype, device=x.device)
+    scale, shift = _normalize_constants(tuple(float(m) for m in mean),
+                                        tuple(float(s) for s in std), x.dtype, x.device)
     return torch.addcmul(shift, x, scale)
 
 
@@ -141,8 +192,9 @@ def _check_square(x: torch.Tensor) -> None:
 @functools.lru_cache(maxsize=16)
 def _rotation_index_table(size: int, device: torch.device) -> torch.Tensor:
     """int64 ``[4, size*size]``: row k lists, for each output pixel of ``rot90(., k)``, its source."""
-    grid = torch.arange(size * size, device=device).view(size, size)
-    return torch.stack([torch.rot90(grid, k, dims=(0, 1)).reshape(-1) for k in range(4)])
+    with torch.inference_mode(False):
+        grid = torch.arange(size * size, device=device).view(size, size)
+        return torch.stack([torch.rot90(grid, k, dims=(0, 1)).reshape(-1) for k in range(4)])
 
 
 def rotate90(x: torch.Tensor, k: Union[int, torch.Tensor]) -> torch.Tensor:
@@ -170,7 +222,7 @@ def random_rotate90(x: torch.Tensor, generator: Generator = None,
     Returns ``(rotated [B, C, H, W], k int64 [B])``.
     """
     _check_batch(x)
-    table = torch.as_tensor(list(choices), dtype=torch.int64, device=x.device)
+    table = _int_table(tuple(int(c) for c in choices), x.device)
     k = table[torch.randint(0, len(choices), (x.shape[0],), generator=generator, device=x.device)]
     return rotate90(x, k), k
 
@@ -251,8 +303,7 @@ def rgb_to_luma(x: torch.Tensor) -> torch.Tensor:
     _check_batch(x)
     if x.shape[1] != 3:
         raise ValueError(f"expected RGB images [B, 3, H, W], got shape {tuple(x.shape)}")
-    wts = torch.tensor(LUMA_WEIGHTS, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    return (x * wts).sum(dim=1, keepdim=True)
+    return (x * _luma_weights(x.dtype, x.device)).sum(dim=1, keepdim=True)
 
 
 def grayscale(x: torch.Tensor) -> torch.Tensor:
@@ -281,13 +332,10 @@ def _blend(x: torch.Tensor, other: torch.Tensor, factor: torch.Tensor) -> torch.
 def _hue_rotate(x: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
     """Rotate the chroma (I, Q) of ``[B, 3, H, W]`` by per-image ``angle`` radians in YIQ."""
     b = x.shape[0]
-    cos, sin = torch.cos(angle), torch.sin(angle)
-    rot = torch.zeros(b, 3, 3, dtype=x.dtype, device=x.device)
-    rot[:, 0, 0] = 1
-    rot[:, 1, 1], rot[:, 1, 2] = cos, sin
-    rot[:, 2, 1], rot[:, 2, 2] = -sin, cos
-    to_yiq = _RGB_TO_YIQ.to(dtype=x.dtype, device=x.device)
-    to_rgb = _YIQ_TO_RGB.to(dtype=x.dtype, device=x.device)
+    cos, sin = torch.cos(angle).to(x.dtype), torch.sin(angle).to(x.dtype)
+    one, zero = torch.ones_like(cos), torch.zeros_like(cos)
+    rot = torch.stack([one, zero, zero, zero, cos, sin, zero, -sin, cos], dim=1).view(b, 3, 3)
+    to_yiq, to_rgb = _yiq_matrices(x.dtype, x.device)
     mats = to_rgb @ rot @ to_yiq
     out = torch.bmm(mats, x.reshape(b, 3, -1)).view_as(x)
     return out.clamp_(0, 1)

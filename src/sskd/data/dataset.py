@@ -8,6 +8,7 @@ other augmentation happen later, on the device, on whole batches.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import warnings
 from collections.abc import Sequence
@@ -33,8 +34,11 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "as_index_tensor",
+    "check_labels",
     "image_transform",
+    "item_seed",
     "list_class_folders",
+    "random_resized_crop_params",
     "read_image_rgb",
 ]
 
@@ -83,26 +87,42 @@ def as_index_tensor(indices, length: int) -> torch.Tensor:
     return idx
 
 
-def _check_labels(labels: torch.Tensor, length: int, num_classes: int, what: str) -> None:
-    problems = []
+def check_labels(
+    labels,
+    what: str = "labels",
+    *,
+    length: int | None = None,
+    num_classes: int | None = None,
+    require_int64: bool = False,
+) -> torch.Tensor:
+    """Check a label tensor and return it as int64 ``[N]`` on the CPU.
+
+    ``labels`` must be a one-dimensional integer tensor (exactly int64 when
+    ``require_int64``), with ``length`` entries and values in ``[0, num_classes)`` when
+    those are given. Every problem found is reported in one ``ValueError`` naming ``what``.
+    """
     if not isinstance(labels, torch.Tensor):
-        problems.append(f"{what} must be a torch.Tensor, got {type(labels).__name__}")
-    else:
+        raise ValueError(f"{what} must be an integer tensor [N], got {type(labels).__name__}")
+    problems = []
+    if require_int64:
         if labels.dtype != torch.int64:
             problems.append(f"{what} must be int64, got {labels.dtype}")
-        if labels.ndim != 1:
-            problems.append(f"{what} must have shape [N], got {tuple(labels.shape)}")
-        elif labels.shape[0] != length:
-            problems.append(f"{what} has {labels.shape[0]} entries but there are {length} images")
-        if not problems and length > 0:
-            low, high = int(labels.min()), int(labels.max())
-            if low < 0 or high >= num_classes:
-                problems.append(
-                    f"{what} must lie in [0, {num_classes}) for num_classes={num_classes}, "
-                    f"got values from {low} to {high}"
-                )
+    elif labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        problems.append(f"{what} must be an integer tensor [N], got {labels.dtype} {tuple(labels.shape)}")
+    if labels.ndim != 1:
+        problems.append(f"{what} must have shape [N], got {tuple(labels.shape)}")
+    elif length is not None and labels.shape[0] != length:
+        problems.append(f"{what} has {labels.shape[0]} entries but there are {length} images")
+    if not problems and num_classes is not None and labels.numel() > 0:
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or high >= num_classes:
+            problems.append(
+                f"{what} must lie in [0, {num_classes}) for num_classes={num_classes}, "
+                f"got values from {low} to {high}"
+            )
     if problems:
         raise ValueError("; ".join(problems))
+    return labels.to(device="cpu", dtype=torch.int64)
 
 
 class ArrayDataset(Dataset):
@@ -131,7 +151,7 @@ class ArrayDataset(Dataset):
         if problems:
             raise ValueError(f"invalid ArrayDataset: {'; '.join(problems)}")
         try:
-            _check_labels(labels, images.shape[0], info.num_classes, "labels")
+            check_labels(labels, length=images.shape[0], num_classes=info.num_classes, require_int64=True)
         except ValueError as exc:
             raise ValueError(f"invalid ArrayDataset: {exc}") from None
         self.images = images.contiguous()
@@ -196,16 +216,21 @@ def _scan_samples(split_dir: Path, classes: Sequence[str]) -> list[tuple[str, in
 def read_image_rgb(path: str) -> torch.Tensor:
     """Decode an image file to uint8 ``[3, H, W]`` RGB.
 
-    torchvision's decoder is tried first; PIL reads what it cannot (e.g. BMP).
+    torchvision's decoder is tried first; PIL reads what it cannot (e.g. BMP). Deeper images
+    (e.g. 16-bit PNGs, which torchvision decodes to uint16) are rescaled to 0..255.
     """
     if decode_image is not None:
         data = torch.from_numpy(np.fromfile(path, dtype=np.uint8))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
-                return decode_image(data, mode=ImageReadMode.RGB)
+                image = decode_image(data, mode=ImageReadMode.RGB)
         except RuntimeError:
             pass
+        else:
+            if image.dtype != torch.uint8:
+                image = v2.functional.to_dtype(image, torch.uint8, scale=True)
+            return image
     from PIL import Image
 
     try:
@@ -214,6 +239,45 @@ def read_image_rgb(path: str) -> torch.Tensor:
     except OSError as exc:
         raise DatasetFormatError(f"cannot decode image file {path!r}: {exc}") from exc
     return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
+
+
+def item_seed(seed: int, index: int) -> int:
+    """A 63-bit seed for item ``index`` of an epoch whose crop seed is ``seed``."""
+    state = np.random.SeedSequence([seed, index]).generate_state(1, dtype=np.uint64)[0]
+    return int(state) >> 1
+
+
+def random_resized_crop_params(
+    height: int,
+    width: int,
+    scale: Sequence[float],
+    ratio: Sequence[float],
+    generator: torch.Generator | None = None,
+) -> dict[str, int]:
+    """``RandomResizedCrop``'s crop box (``top, left, height, width``), drawn from ``generator``.
+
+    The same draws, in the same order, as torchvision's ``v2.RandomResizedCrop``; with
+    ``generator=None`` they come from torch's global generator.
+    """
+    area = height * width
+    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+    for _ in range(10):
+        target_area = area * torch.empty(1).uniform_(scale[0], scale[1], generator=generator).item()
+        aspect = math.exp(torch.empty(1).uniform_(log_ratio[0], log_ratio[1], generator=generator).item())
+        w = int(round(math.sqrt(target_area * aspect)))
+        h = int(round(math.sqrt(target_area / aspect)))
+        if 0 < w <= width and 0 < h <= height:
+            top = int(torch.randint(0, height - h + 1, size=(1,), generator=generator).item())
+            left = int(torch.randint(0, width - w + 1, size=(1,), generator=generator).item())
+            return dict(top=top, left=left, height=h, width=w)
+    in_ratio = width / height
+    if in_ratio < min(ratio):
+        w, h = width, int(round(width / min(ratio)))
+    elif in_ratio > max(ratio):
+        w, h = int(round(height * max(ratio))), height
+    else:
+        w, h = width, height
+    return dict(top=(height - h) // 2, left=(width - w) // 2, height=h, width=w)
 
 
 def image_transform(image_size: int, train: bool) -> v2.Transform:
@@ -235,7 +299,14 @@ class ImageFolderDataset(Dataset):
     sorted within each class. Items are ``(uint8 [3, S, S], int64 scalar)`` with
     ``S = image_size``; ``train=None`` means ``split == "train"``.
 
-    Attributes: ``samples`` (list of ``(path, label)``), ``labels`` (int64 ``[N]``), ``info``.
+    Training crops: with ``crop_seed=None`` (the default) ``RandomResizedCrop`` draws from
+    torch's global generator. With an integer ``crop_seed`` the crop of item ``i`` is drawn
+    from a generator seeded with ``item_seed(crop_seed, i)``, so it depends only on
+    ``(crop_seed, i)``: not on worker processes, batch composition or earlier draws.
+    ``make_loader`` sets it from ``(seed, epoch)`` on its own copy of the data set.
+
+    Attributes: ``samples`` (list of ``(path, label)``), ``labels`` (int64 ``[N]``), ``info``,
+    ``crop_seed``.
     """
 
     def __init__(
@@ -249,6 +320,7 @@ class ImageFolderDataset(Dataset):
         name: str = "image_folder",
         mean: tuple[float, float, float] = IMAGENET_MEAN,
         std: tuple[float, float, float] = IMAGENET_STD,
+        crop_seed: int | None = None,
     ):
         if image_size <= 0:
             raise ValueError(f"image_size must be positive, got {image_size}")
@@ -260,13 +332,29 @@ class ImageFolderDataset(Dataset):
         self.split = split
         self.train = split == "train" if train is None else train
         self.transform = image_transform(image_size, self.train)
+        self.crop_seed = crop_seed
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image = self.transform(read_image_rgb(self.samples[index][0]))
+        image = read_image_rgb(self.samples[index][0])
+        crop = self.transform
+        if self.crop_seed is not None and isinstance(crop, v2.RandomResizedCrop):
+            generator = torch.Generator().manual_seed(item_seed(self.crop_seed, int(index)))
+            params = random_resized_crop_params(image.shape[-2], image.shape[-1], crop.scale, crop.ratio, generator)
+            image = v2.functional.resized_crop(
+                image, **params, size=list(crop.size), interpolation=crop.interpolation, antialias=crop.antialias
+            )
+        else:
+            image = crop(image)
         return image.contiguous(), self.labels[index]
+
+    def with_crop_seed(self, crop_seed: int | None) -> ImageFolderDataset:
+        """A shallow copy (same files and labels) whose training crops use ``crop_seed``."""
+        new = copy.copy(self)
+        new.crop_seed = crop_seed
+        return new
 
     def subset(self, indices) -> ImageFolderDataset:
         """A new data set with the samples at ``indices`` (in the order given)."""
@@ -279,7 +367,9 @@ class ImageFolderDataset(Dataset):
     def with_labels(self, new_labels) -> ImageFolderDataset:
         """A new data set with the same files and labels ``new_labels`` (int64 ``[N]``)."""
         labels = torch.as_tensor(new_labels).clone()
-        _check_labels(labels, len(self), self.info.num_classes, "new_labels")
+        check_labels(
+            labels, "new_labels", length=len(self), num_classes=self.info.num_classes, require_int64=True
+        )
         new = copy.copy(self)
         new.labels = labels
         new.samples = [(path, int(label)) for (path, _), label in zip(self.samples, labels.tolist())]

@@ -1,4 +1,4 @@
-"""Batch iteration: whole-tensor slicing for in-memory data, a DataLoader for image folders."""
+"""Batch iteration: whole-tensor slicing for in-memory data, a seeded DataLoader for image folders."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from sskd.data.dataset import ArrayDataset
 
-__all__ = ["ArrayBatchLoader", "make_loader", "epoch_seed"]
+__all__ = ["ArrayBatchLoader", "FolderLoader", "make_loader", "epoch_seed"]
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -110,6 +110,50 @@ def _default_workers() -> int:
     return min(8, cpus)
 
 
+class FolderLoader(DataLoader):
+    """A ``DataLoader`` whose batches (order and training crops) are a function of ``(seed, epoch)``.
+
+    Call :meth:`set_epoch` before each epoch, as with :class:`ArrayBatchLoader`. Every
+    ``iter()`` starts from ``epoch_seed(seed, epoch)``: the loader's generator (shuffle order
+    and the worker base seed) is re-seeded with it, a ``DistributedSampler`` gets
+    ``set_epoch(epoch)``, and a data set with ``with_crop_seed`` (``ImageFolderDataset``) draws
+    the crop of item ``i`` from ``(epoch_seed(seed, epoch), i)``. The crops therefore do not
+    depend on ``num_workers`` or on how many epochs ran before. Workers are not persistent,
+    so each epoch's workers start from that epoch's seeds (torch, ``random`` and numpy in a
+    worker are seeded by the ``DataLoader`` from the generator), which also makes other data
+    sets' worker randomness reproducible for a fixed ``num_workers``.
+
+    The data set is shallow-copied when it has ``with_crop_seed``, so the caller's object is
+    never changed.
+    """
+
+    def __init__(self, dataset: Dataset, *, seed: int, **kwargs):
+        epoch_seed(seed, 0)
+        crop_seeded = callable(getattr(dataset, "with_crop_seed", None))
+        if crop_seeded:
+            dataset = dataset.with_crop_seed(None)
+        kwargs["persistent_workers"] = False
+        super().__init__(dataset, generator=torch.Generator(), **kwargs)
+        self.seed = seed
+        self.epoch = 0
+        self._crop_seeded = crop_seeded
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next ``iter()`` yield epoch ``epoch``'s batches."""
+        seed = epoch_seed(self.seed, epoch)
+        self.epoch = epoch
+        self.generator.manual_seed(seed)
+        if isinstance(self.sampler, DistributedSampler):
+            self.sampler.set_epoch(epoch)
+        if self._crop_seeded:
+            self.dataset.crop_seed = seed
+
+    def __iter__(self):
+        self.set_epoch(self.epoch)
+        return super().__iter__()
+
+
 def make_loader(
     dataset: Dataset,
     batch_size: int,
@@ -121,14 +165,15 @@ def make_loader(
     num_replicas: int = 1,
     rank: int = 0,
 ):
-    """An :class:`ArrayBatchLoader` for an :class:`ArrayDataset`; a ``DataLoader`` for any other data set.
+    """An :class:`ArrayBatchLoader` for an :class:`ArrayDataset`; a :class:`FolderLoader` for any other data set.
 
-    For the ``DataLoader`` (e.g. :class:`ImageFolderDataset`): ``num_workers=None`` means
-    ``min(8, available CPUs)``; a ``DistributedSampler`` is used when ``num_replicas > 1`` (call
-    ``loader.sampler.set_epoch(epoch)`` each epoch); shuffling and worker seeds come from a
-    generator seeded with ``seed``; workers persist across epochs; memory is pinned when CUDA
-    is available. ``device`` is used only by the array loader: DataLoader batches stay on the
-    CPU. ``num_workers`` is ignored for array data sets.
+    Both have ``set_epoch(epoch)``: call it before each epoch; the same ``(seed, epoch)``
+    gives the same batches. For the :class:`FolderLoader` (a ``DataLoader``, e.g. for an
+    :class:`ImageFolderDataset`): ``num_workers=None`` means ``min(8, available CPUs)``; a
+    ``DistributedSampler`` is used when ``num_replicas > 1``; order, worker seeds and training
+    crops come from ``(seed, epoch)``; workers are restarted every epoch; memory is pinned
+    when CUDA is available. ``device`` is used only by the array loader: DataLoader batches
+    stay on the CPU. ``num_workers`` is ignored for array data sets.
     """
     if isinstance(dataset, ArrayDataset):
         return ArrayBatchLoader(
@@ -142,20 +187,18 @@ def make_loader(
             rank=rank,
         )
     workers = _default_workers() if num_workers is None else num_workers
-    generator = torch.Generator().manual_seed(seed)
     sampler = None
     if num_replicas > 1:
         sampler = DistributedSampler(
             dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=drop_last
         )
-    return DataLoader(
+    return FolderLoader(
         dataset,
+        seed=seed,
         batch_size=batch_size,
         shuffle=shuffle if sampler is None else False,
         sampler=sampler,
         drop_last=drop_last,
         num_workers=workers,
-        persistent_workers=workers > 0,
         pin_memory=torch.cuda.is_available(),
-        generator=generator,
     )

@@ -61,9 +61,11 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, split: str = 
 
     Array data sets ("cifar100", "cifar10", "stl10", "svhn", "digits") return an
     ``ArrayDataset``; "imagenet" and "image_folder" return an ``ImageFolderDataset`` reading
-    ``root/<split>/<class>/<file>`` (``kwargs`` go to it, e.g. ``image_size``). For
-    "imagenet", split "test" reads the folder ``val`` and, when ``root/train`` exists, its
-    class folders define the labels of every split. "digits" is embedded and ignores ``root``.
+    ``root/<split>/<class>/<file>`` (``kwargs`` go to it, e.g. ``image_size``). For both,
+    when ``root/train`` exists its class folders define the labels and ``num_classes`` of
+    every split (as ``dataset_info`` reports them), so a split missing a class folder keeps
+    the training labels; without ``root/train`` a split numbers its own class folders. For
+    "imagenet", split "test" reads the folder ``val``. "digits" is embedded and ignores ``root``.
     """
     key = _canonical(name)
     if root is None and key not in _NEEDS_NO_ROOT:
@@ -73,10 +75,9 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, split: str = 
     if key in _ARRAY_LOADERS:
         return _ARRAY_LOADERS[key][0](root, split, **kwargs)
     folder_split = _folder_split(key, split)
-    if key == "imagenet":
-        train_dir = Path(root) / "train"
-        if folder_split != "train" and "classes" not in kwargs and train_dir.is_dir():
-            kwargs["classes"] = list_class_folders(train_dir)
+    train_dir = Path(root) / "train"
+    if folder_split != "train" and "classes" not in kwargs and train_dir.is_dir():
+        kwargs["classes"] = list_class_folders(train_dir)
     return ImageFolderDataset(root, folder_split, name=key, **kwargs)
 
 

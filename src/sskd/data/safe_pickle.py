@@ -1,9 +1,10 @@
 """Restricted unpickling for the CIFAR python pickles.
 
 A pickle can name any importable callable and have it called while loading. The CIFAR
-files only need numpy array reconstruction (and ``_codecs.encode``, which Python 3 uses
-for ``bytes`` in protocol-2 pickles), so every other global is refused before it is
-looked up, let alone called.
+files only need numpy array reconstruction (``_reconstruct``, or ``_frombuffer`` in files
+re-saved with pickle protocol 5, under either ``numpy.core`` or numpy 2's ``numpy._core``)
+and ``_codecs.encode``, which Python 3 uses for ``bytes`` in protocol-2 pickles; every
+other global is refused before it is looked up, let alone called.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from sskd.data.dataset import DatasetFormatError
 
 try:
     from numpy._core import multiarray as _multiarray
+    from numpy._core import numeric as _numeric
 except ImportError:  # numpy < 2 keeps these in numpy.core
     from numpy.core import multiarray as _multiarray
+    from numpy.core import numeric as _numeric
 
 __all__ = ["UnsafePickleError", "safe_load_pickle", "ALLOWED_GLOBALS"]
 
@@ -45,6 +48,9 @@ ALLOWED_GLOBALS = {
     ("numpy._core.multiarray", "_reconstruct"): _multiarray._reconstruct,
     ("numpy.core.multiarray", "scalar"): _multiarray.scalar,
     ("numpy._core.multiarray", "scalar"): _multiarray.scalar,
+    # protocol >= 5 pickles of contiguous arrays; frombuffer refuses object dtypes
+    ("numpy.core.numeric", "_frombuffer"): _numeric._frombuffer,
+    ("numpy._core.numeric", "_frombuffer"): _numeric._frombuffer,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     ("_codecs", "encode"): _latin1_encode,

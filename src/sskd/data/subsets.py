@@ -11,6 +11,8 @@ import math
 
 import torch
 
+from sskd.data.dataset import check_labels
+
 __all__ = [
     "round_half_up",
     "class_balanced_subset",
@@ -25,15 +27,6 @@ def round_half_up(x: float) -> int:
     return math.floor(x + 0.5)
 
 
-def _check_labels(labels: torch.Tensor) -> torch.Tensor:
-    if not isinstance(labels, torch.Tensor):
-        raise ValueError(f"labels must be an integer tensor [N], got {type(labels).__name__}")
-    if labels.ndim != 1 or labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
-        described = f"{labels.dtype} {tuple(labels.shape)}"
-        raise ValueError(f"labels must be an integer tensor [N], got {described}")
-    return labels.to(device="cpu", dtype=torch.int64)
-
-
 def class_balanced_subset(labels: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
     """Indices (int64 ``[K]``, ascending) keeping ``round_half_up(fraction * n_c)`` samples of every class.
 
@@ -43,7 +36,7 @@ def class_balanced_subset(labels: torch.Tensor, fraction: float, seed: int) -> t
     """
     if not (0 < fraction <= 1):
         raise ValueError(f"fraction must satisfy 0 < fraction <= 1, got {fraction!r}")
-    labels = _check_labels(labels)
+    labels = check_labels(labels)
     n = labels.numel()
     if n == 0:
         return torch.empty(0, dtype=torch.int64)
@@ -73,12 +66,8 @@ def symmetric_label_noise(
     """
     if not (0 <= fraction <= 1):
         raise ValueError(f"fraction must satisfy 0 <= fraction <= 1, got {fraction!r}")
-    labels = _check_labels(labels)
+    labels = check_labels(labels, num_classes=num_classes)
     n = labels.numel()
-    if n and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
-        raise ValueError(
-            f"labels must lie in [0, {num_classes}), got values from {int(labels.min())} to {int(labels.max())}"
-        )
     num_flipped = round_half_up(fraction * n)
     if num_flipped and num_classes < 2:
         raise ValueError(f"label noise needs num_classes >= 2, got {num_classes}")

@@ -57,7 +57,7 @@ def load_svhn(root: str | os.PathLike, split: str = "train") -> ArrayDataset:
         raise DatasetFormatError(
             f"{str(path)!r}: 'X' has {x.shape[3]} images but 'y' has {labels.shape[0]} labels"
         )
-    if labels.size and (labels.min() < 0 or labels.max() > 10):
+    if labels.size and (labels.min() < 1 or labels.max() > 10):
         raise DatasetFormatError(f"{str(path)!r}: 'y' must lie in 1..10, got {labels.min()}..{labels.max()}")
     labels[labels == 10] = 0
     images = np.ascontiguousarray(x.transpose(3, 2, 0, 1))

@@ -5,7 +5,8 @@ Loaders yield uint8 images ``[B, C, H, W]``; a *view maker* turns them into a fl
 last step. Networks see ``flatten_views(views)``, ``[B*V, C, H, W]`` with row ``V*i + v`` holding
 image i, view v: the interleaved order of the SSKD and HSSAKD releases.
 
-Makers (``make_views(name, mean=..., std=..., train=...)``, names from ``list_view_makers()``):
+Makers (``make_views(name, mean=..., std=..., train=..., crop_padding=4)``, names from
+``list_view_makers()``):
 
 * ``"standard"``: V = 1; train: RandomCrop(pad 4) + horizontal flip; test: the image.
 * ``"sskd"``: the SSKD release (Xu et al., ECCV 2020). Train: one horizontal flip per image
@@ -21,22 +22,25 @@ Makers (``make_views(name, mean=..., std=..., train=...)``, names from ``list_vi
 by all makers: ``IDENTITY = 0``, ``ROT90/ROT180/ROT270 = 1/2/3`` (so the id of a rotated view is
 its rotation index r), ``GRAYSCALE = 4``, ``RESIZED_CROP = 5``, ``COLOR_DISTORTION = 6``; names
 in ``TRANSFORM_NAMES``. The crop/flip applied to every view of a training batch is not recorded.
+
+``crop_padding`` (default 4) is the zero padding of every training-time RandomCrop above; 0
+leaves the pad-and-crop step out (flips and everything else unchanged). Use 0 for image-folder
+data sets, whose loaders already apply RandomResizedCrop (the HSSAKD ImageNet pipeline is
+RandomResizedCrop + flip only). The batched primitives live in :mod:`sskd.data.augment`.
 """
 
 from __future__ import annotations
 
+import numbers
 from typing import ClassVar, Dict, List, NamedTuple, Optional, Sequence, Tuple, Type
 
 import torch
 
 from sskd.data.augment import (
     color_jitter,
-    crop_at,
     grayscale,
-    hflip_where,
     normalize,
     random_crop,
-    random_grayscale,
     random_hflip,
     random_resized_crop,
     random_rotate90,
@@ -49,8 +53,6 @@ __all__ = [
     "TRANSFORM_NAMES", "MultiViewBatch", "flatten_views", "unflatten_views", "joint_labels",
     "ViewMaker", "StandardViews", "SSKDViews", "HSSAKDViews", "SSKDPaperViews", "VIEW_MAKERS",
     "register_view_maker", "make_views", "list_view_makers",
-    "to_float", "normalize", "crop_at", "random_crop", "hflip_where", "random_hflip", "rotate90",
-    "random_rotate90", "random_resized_crop", "grayscale", "random_grayscale", "color_jitter",
 ]
 
 IDENTITY, ROT90, ROT180, ROT270, GRAYSCALE, RESIZED_CROP, COLOR_DISTORTION = range(7)
@@ -58,6 +60,7 @@ TRANSFORM_NAMES: Tuple[str, ...] = (
     "identity", "rot90", "rot180", "rot270", "grayscale", "resized_crop", "color_distortion",
 )
 CROP_PADDING = 4
+"""Default zero padding of the training-time RandomCrop (``crop_padding``)."""
 
 
 class MultiViewBatch(NamedTuple):
@@ -110,20 +113,27 @@ class ViewMaker:
     ``labels``: integer ``[B]``; ``generator``: a ``torch.Generator`` on the images' device (or
     ``None`` for the default one). Subclasses set ``num_views`` and implement :meth:`_make`,
     which sees ``[0, 1]`` floats; normalisation with ``mean``/``std`` is applied afterwards.
+    ``crop_padding``: zero padding of the training-time RandomCrop; 0 leaves the crop out.
     """
 
     name: ClassVar[str] = ""
     num_views: ClassVar[int] = 1
 
-    def __init__(self, mean: Sequence[float], std: Sequence[float], train: bool = True):
+    def __init__(self, mean: Sequence[float], std: Sequence[float], train: bool = True, *,
+                 crop_padding: int = CROP_PADDING):
         if len(mean) != len(std):
             raise ValueError(f"mean and std differ in length: {len(mean)} vs {len(std)}")
+        if (isinstance(crop_padding, bool) or not isinstance(crop_padding, numbers.Integral)
+                or crop_padding < 0):
+            raise ValueError(f"crop_padding must be an integer >= 0, got {crop_padding!r}")
         self.mean: Tuple[float, ...] = tuple(float(m) for m in mean)
         self.std: Tuple[float, ...] = tuple(float(s) for s in std)
         self.train = bool(train)
+        self.crop_padding = int(crop_padding)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(mean={self.mean}, std={self.std}, train={self.train})"
+        return (f"{type(self).__name__}(mean={self.mean}, std={self.std}, train={self.train}, "
+                f"crop_padding={self.crop_padding})")
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor,
                  generator: Optional[torch.Generator] = None) -> MultiViewBatch:
@@ -148,14 +158,40 @@ class ViewMaker:
         if labels.shape != images.shape[:1] or labels.is_floating_point():
             raise ValueError(f"expected integer labels of shape [{images.shape[0]}], "
                              f"got {labels.dtype} {tuple(labels.shape)}")
-        if generator is not None and generator.device.type != images.device.type:
+        if generator is not None and not _same_device(generator.device, images.device):
             raise ValueError(f"generator lives on {generator.device}, images on {images.device}")
 
 
+def _full_device(device: torch.device) -> torch.device:
+    """``device`` with a missing CUDA index replaced by the current CUDA device's."""
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    """Whether ``a`` and ``b`` are one device (type and index; a missing index means current)."""
+    if a.type != b.type:
+        return False
+    a, b = _full_device(a), _full_device(b)
+    # CPU, and other backends whose "current device" we cannot ask for generically.
+    return a.index is None or b.index is None or a.index == b.index
+
+
 def _constant_ids(batch: int, ids: Sequence[int], device: torch.device) -> torch.Tensor:
-    """int64 ``[batch, len(ids)]`` with every row equal to ``ids``."""
-    row = torch.as_tensor(list(ids), dtype=torch.int64, device=device)
-    return row.expand(batch, -1).contiguous()
+    """int64 ``[batch, len(ids)]`` with every row equal to ``ids``, made on ``device``.
+
+    Filled on the device (``arange`` / ``full`` / per-column fills), never copied from the host.
+    """
+    ids = [int(i) for i in ids]
+    if ids == list(range(len(ids))):
+        row = torch.arange(len(ids), dtype=torch.int64, device=device)
+        return row.expand(batch, -1).contiguous()
+    out = torch.full((batch, len(ids)), ids[0] if ids else 0, dtype=torch.int64, device=device)
+    for j, v in enumerate(ids):
+        if v != ids[0]:
+            out[:, j].fill_(v)
+    return out
 
 
 def _four_rotations(x: torch.Tensor) -> torch.Tensor:
@@ -163,9 +199,16 @@ def _four_rotations(x: torch.Tensor) -> torch.Tensor:
     return torch.stack([rotate90(x, r) for r in range(4)], dim=1)
 
 
-def _crop_and_flip(x: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
-    """RandomCrop(pad 4) then RandomHorizontalFlip, per image, on ``[B, C, H, W]``."""
-    return random_hflip(random_crop(x, CROP_PADDING, generator), generator)
+def _maybe_crop(x: torch.Tensor, padding: int,
+                generator: Optional[torch.Generator]) -> torch.Tensor:
+    """RandomCrop(pad ``padding``) per image of ``[B, C, H, W]``; ``padding == 0``: ``x`` as is."""
+    return random_crop(x, padding, generator) if padding else x
+
+
+def _crop_and_flip(x: torch.Tensor, padding: int,
+                   generator: Optional[torch.Generator]) -> torch.Tensor:
+    """RandomCrop(pad ``padding``, skipped for 0) then RandomHorizontalFlip, per image."""
+    return random_hflip(_maybe_crop(x, padding, generator), generator)
 
 
 VIEW_MAKERS: Dict[str, Type[ViewMaker]] = {}
@@ -188,22 +231,30 @@ def list_view_makers() -> List[str]:
 
 
 def make_views(name: str, *, mean: Sequence[float], std: Sequence[float],
-               train: bool = True) -> ViewMaker:
-    """Build the view maker registered as ``name``; unknown names raise ``ValueError``."""
+               train: bool = True, crop_padding: int = CROP_PADDING) -> ViewMaker:
+    """Build the view maker registered as ``name``; unknown names raise ``ValueError``.
+
+    ``crop_padding``: zero padding of the training-time RandomCrop (default 4, as on CIFAR);
+    0 leaves the pad-and-crop step out, e.g. for image folders whose loaders already apply
+    RandomResizedCrop.
+    """
     if name not in VIEW_MAKERS:
         raise ValueError(f"unknown view maker {name!r}; valid: {', '.join(list_view_makers())}")
-    return VIEW_MAKERS[name](mean, std, train)
+    return VIEW_MAKERS[name](mean, std, train, crop_padding=crop_padding)
 
 
 @register_view_maker("standard")
 class StandardViews(ViewMaker):
-    """One view: RandomCrop(pad 4) + horizontal flip at train time, the image at test time."""
+    """One view: RandomCrop(pad 4) + horizontal flip at train time, the image at test time.
+
+    (Here and below, "pad 4" is the default ``crop_padding``; 0 leaves the crop out.)
+    """
 
     num_views = 1
 
     def _make(self, x, generator):
         if self.train:
-            x = _crop_and_flip(x, generator)
+            x = _crop_and_flip(x, self.crop_padding, generator)
         return x.unsqueeze(1), _constant_ids(x.shape[0], [IDENTITY], x.device)
 
 
@@ -224,7 +275,8 @@ class SSKDViews(ViewMaker):
             x = random_hflip(x, generator)
         views = _four_rotations(x)
         if self.train:
-            views = unflatten_views(random_crop(flatten_views(views), CROP_PADDING, generator), 4)
+            views = unflatten_views(
+                _maybe_crop(flatten_views(views), self.crop_padding, generator), 4)
         return views, _constant_ids(b, range(4), x.device)
 
 
@@ -241,7 +293,7 @@ class HSSAKDViews(ViewMaker):
 
     def _make(self, x, generator):
         if self.train:
-            x = _crop_and_flip(x, generator)
+            x = _crop_and_flip(x, self.crop_padding, generator)
         return _four_rotations(x), _constant_ids(x.shape[0], range(4), x.device)
 
 
@@ -272,7 +324,7 @@ class SSKDPaperViews(ViewMaker):
     def _make(self, x, generator):
         b, _, h, w = x.shape
         if self.train:
-            x = _crop_and_flip(x, generator)
+            x = _crop_and_flip(x, self.crop_padding, generator)
         rotated, k = random_rotate90(x, generator)
         cropped = random_resized_crop(x, (h, w), scale=self.crop_scale, generator=generator)
         jittered = color_jitter(x, *self.jitter, generator=generator)

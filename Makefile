@@ -24,8 +24,7 @@ test-all: $(STAMP)
 	$(PY) -m pytest -q -m ""
 
 demo: $(STAMP)
-	@echo "make demo arrives with the training engine; for now, the model zoo:"
-	$(VENV)/bin/sskd models
+	$(VENV)/bin/sskd train --recipe digits_teacher --out-dir runs/demo --name teacher-$$(date +%Y%m%d-%H%M%S)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

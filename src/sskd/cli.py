@@ -33,7 +33,8 @@ TRAIN_SWITCHES = {
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--recipe", metavar="YAML", help="YAML recipe to start from (flags override it)")
+    p.add_argument("--recipe", metavar="YAML",
+                   help="YAML recipe, or the name of a shipped one (see `sskd recipes`); flags override it")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the run in RUN_DIR from its last checkpoint (uses its config.yaml)")
     g = p.add_argument_group("model and data")
@@ -108,9 +109,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         print(yaml.safe_dump(config.to_dict(), sort_keys=False))
         return 0
-    summary = train(config, run_dir=run_dir, resume=bool(args.resume))
-    if summary:
-        print(json.dumps(summary, indent=2))
+    train(config, run_dir=run_dir, resume=bool(args.resume))
     return 0
 
 
@@ -131,6 +130,15 @@ def cmd_models(args: argparse.Namespace) -> int:
     for name in list_models():
         entry = model_entry(name)
         print(f"{name:<15} {entry.input_size:>4}px  {entry.description}")
+    return 0
+
+
+def cmd_recipes(args: argparse.Namespace) -> int:
+    from sskd.config import RECIPES_DIR, list_recipes
+
+    for name in list_recipes():
+        first = (RECIPES_DIR / f"{name}.yaml").read_text().splitlines()[:1]
+        print(f"{name:<24} {first[0].lstrip('# ') if first else ''}")
     return 0
 
 
@@ -170,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_eval)
     sub.add_parser("models", help="list the model zoo").set_defaults(func=cmd_models)
     sub.add_parser("datasets", help="list the data sets that can be read").set_defaults(func=cmd_datasets)
+    sub.add_parser("recipes", help="list the recipes shipped with sskd").set_defaults(func=cmd_recipes)
     return parser
 
 

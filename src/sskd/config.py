@@ -259,11 +259,25 @@ def config_from_dict(raw: dict) -> RunConfig:
     return _build(RunConfig, raw, "").validate()
 
 
+RECIPES_DIR = Path(__file__).with_name("recipes")
+
+
+def list_recipes() -> list[str]:
+    """Names of the recipes shipped with the package (``--recipe NAME``)."""
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+
+
 def load_recipe(path: Union[str, Path]) -> dict:
-    """Read a YAML recipe as plain data (``yaml.safe_load``: no tags, no code)."""
+    """Read a YAML recipe as plain data (``yaml.safe_load``: no tags, no code).
+
+    ``path`` is a file, or the name of a recipe shipped with the package.
+    """
     path = Path(path)
+    if not path.is_file() and (RECIPES_DIR / f"{path}.yaml").is_file():
+        path = RECIPES_DIR / f"{path}.yaml"
     if not path.is_file():
-        raise ConfigError(f"recipe {str(path)!r}: no such file")
+        raise ConfigError(f"recipe {str(path)!r}: no such file, nor a shipped recipe "
+                          f"({', '.join(list_recipes())})")
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from sskd.config import RunConfig
+from sskd.data import ImageFolderDataset
 from sskd.engine.checkpoint import CheckpointStore, export_model
 from sskd.engine.data import eval_loader, prepare_data, train_loader
 from sskd.engine.distributed import barrier, broadcast_object, init_distributed, shutdown
@@ -74,7 +75,8 @@ def _train(config, run_dir, resume, stream, dist) -> dict[str, Any]:
         method = build_method(context, f"stages[{k}]").to(device)
         if config.speed.channels_last:
             method = method.to(memory_format=torch.channels_last)
-        env = StageEnv(config, k, device, dist, train_batches, loaders, data.info.mean, data.info.std, progress)
+        env = StageEnv(config, k, device, dist, train_batches, loaders, data.info.mean, data.info.std,
+                       crop_padding(data.train), progress)
         runner = StageRunner(method, env)
         start_epoch = 0
         if checkpoint is not None:
@@ -112,6 +114,12 @@ def _train(config, run_dir, resume, stream, dist) -> dict[str, Any]:
         records_dir.close()
         progress.message(format_summary(summary))
     return broadcast_object(summary, dist)
+
+
+def crop_padding(train_set) -> int:
+    """CIFAR-style pad-4 crops for in-memory sets; none for image folders, whose loader
+    already random-resize-crops (HSSAKD.md §1.2)."""
+    return 0 if isinstance(train_set, ImageFolderDataset) else 4
 
 
 def _has_all(networks: nn.ModuleDict, checkpoint: Path) -> bool:

@@ -29,16 +29,6 @@ def stage_lr(stage: StageConfig, epoch: int) -> float:
     return stage.lr * stage.gamma ** sum(1 for m in stage.milestones if m <= epoch)
 
 
-def set_loader_epoch(loader, seed: int) -> None:
-    """Make the loader's order a function of ``seed`` (derived from the epoch)."""
-    if hasattr(loader, "set_epoch"):
-        loader.set_epoch(seed)
-    elif getattr(loader, "sampler", None) is not None and hasattr(loader.sampler, "set_epoch"):
-        loader.sampler.set_epoch(seed)
-    elif getattr(loader, "generator", None) is not None:
-        loader.generator.manual_seed(seed)
-
-
 @dataclass
 class StageEnv:
     """Everything a stage needs from the run around it."""
@@ -51,6 +41,7 @@ class StageEnv:
     eval_loaders: dict[str, Any]
     mean: tuple
     std: tuple
+    crop_padding: int
     progress: Progress
 
 
@@ -75,7 +66,8 @@ class StageRunner:
         if speed.compile:
             model = torch.compile(model)
         self.train_model = model
-        self.maker = make_views(method.views, mean=env.mean, std=env.std, train=True)
+        self.maker = make_views(method.views, mean=env.mean, std=env.std, train=True,
+                                crop_padding=env.crop_padding)
         self.test_maker = make_views("standard", mean=env.mean, std=env.std, train=False)
 
     def state_dict(self) -> dict[str, Any]:
@@ -105,7 +97,8 @@ class StageRunner:
         seed = epoch_seed(env.config.seed, env.stage_index, epoch, env.dist.rank)
         torch.manual_seed(seed)
         generator = torch.Generator(device=device).manual_seed(seed)
-        set_loader_epoch(env.train_loader, epoch_seed(env.config.seed, env.stage_index, epoch, 0))
+        # Same order on every rank (each takes its own shard), fresh for every stage and epoch.
+        env.train_loader.set_epoch(epoch_seed(env.config.seed, env.stage_index, epoch, 0))
         self.method.train()
         meter = DeviceMeter(device)
         first_bad = torch.full((), -1, dtype=torch.int64, device=device)

@@ -43,7 +43,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--data-root", help="folder holding the data set's files")
     g.add_argument("--batch-size", type=int, help="global training batch (images); default 64")
     g.add_argument("--eval-batch-size", type=int, help="evaluation batch; default 256")
-    g.add_argument("--drop-last", action="store_true", default=None,
+    g.add_argument("--drop-last", action=argparse.BooleanOptionalAction,
                    help="drop the last incomplete training batch of every epoch")
     g.add_argument("--workers", type=int, help="loader workers for image folders")
     g.add_argument("--val-fraction", type=float,
@@ -56,16 +56,16 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lr", type=float, help="SGD learning rate; default 0.05")
     g.add_argument("--momentum", type=float, help="SGD momentum; default 0.9")
     g.add_argument("--weight-decay", type=float, help="weight decay; default 5e-4")
-    g.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum")
+    g.add_argument("--nesterov", action=argparse.BooleanOptionalAction, help="Nesterov momentum")
     g.add_argument("--milestones", type=int, nargs="*", help="epochs where lr is multiplied by gamma; default 150 180 210 of 240, scaled to --epochs")
     g.add_argument("--gamma", type=float, help="lr decay factor at each milestone; default 0.1")
     g = p.add_argument_group("run")
     g.add_argument("--seed", type=int, help="random seed; default 0")
     g.add_argument("--device", help="auto, cpu, cuda or cuda:N; default auto")
     g.add_argument("--amp", choices=["none", "bf16", "fp16"], help="mixed precision; default none")
-    g.add_argument("--channels-last", action="store_true", default=None, help="channels_last memory format")
-    g.add_argument("--compile", action="store_true", default=None, help="torch.compile the training step")
-    g.add_argument("--deterministic", action="store_true", default=None, help="deterministic kernels")
+    g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, help="channels_last memory format")
+    g.add_argument("--compile", action=argparse.BooleanOptionalAction, help="torch.compile the training step")
+    g.add_argument("--deterministic", action=argparse.BooleanOptionalAction, help="deterministic kernels")
     g.add_argument("--out-dir", help="parent folder of run directories; default runs")
     g.add_argument("--name", help="run directory name; default <time>-<data>-<model>-<method>")
     g.add_argument("--log-every", type=int, help="steps between progress lines; default 20")
@@ -77,6 +77,13 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--print-config", action="store_true", help="print the effective config and exit")
 
 
+def given_options(args: argparse.Namespace) -> list[str]:
+    """The `sskd train` options set on the command line (other than --resume)."""
+    names = [a for a in list(TRAIN_FLAGS) + list(TRAIN_SWITCHES) if getattr(args, a) is not None]
+    names += [a for a in ("recipe", "set", "print_config") if getattr(args, a)]
+    return ["--" + n.replace("_", "-") for n in names]
+
+
 def train_config_from_args(args: argparse.Namespace):
     raw = load_recipe(args.recipe) if args.recipe else {}
     for attr, key in TRAIN_FLAGS.items():
@@ -84,22 +91,25 @@ def train_config_from_args(args: argparse.Namespace):
         if value is not None:
             apply_override(raw, f"{key}={json.dumps(value)}")
     for attr, key in TRAIN_SWITCHES.items():
-        if getattr(args, attr):
-            apply_override(raw, f"{key}=true")
+        if getattr(args, attr) is not None:
+            apply_override(raw, f"{key}={'true' if getattr(args, attr) else 'false'}")
     for assignment in args.set:
         apply_override(raw, assignment)
     return config_from_dict(raw)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from sskd.config import config_from_dict as from_dict
     from sskd.engine import train
 
     if args.resume:
+        extra = given_options(args)
+        if extra:
+            raise ConfigError(f"--resume continues a run exactly as its config.yaml says; it takes no "
+                              f"other options (got {' '.join(extra)})")
         config_path = Path(args.resume) / "config.yaml"
         if not config_path.is_file():
             raise ConfigError(f"--resume {args.resume}: no config.yaml there (is it a run directory?)")
-        config = from_dict(load_recipe(config_path))
+        config = config_from_dict(load_recipe(config_path))
         run_dir = Path(args.resume)
     else:
         config = train_config_from_args(args)

@@ -228,10 +228,6 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
 
 def build_dataclass(cls: type, raw: Any, key: str):
     """Build dataclass ``cls`` from a mapping, type-checking every field; errors name ``key.field``."""
-    return _build(cls, raw, key)
-
-
-def _build(cls: type, raw: Any, key: str):
     if not isinstance(raw, dict):
         raise ConfigError(f"{key or 'config'}: expected a mapping, got {type(raw).__name__}")
     hints = typing.get_type_hints(cls)
@@ -244,11 +240,11 @@ def _build(cls: type, raw: Any, key: str):
     for name, value in raw.items():
         sub = f"{key}.{name}" if key else name
         if cls is RunConfig and name in _NESTED:
-            values[name] = _build(_NESTED[name], value, sub)
+            values[name] = build_dataclass(_NESTED[name], value, sub)
         elif cls is RunConfig and name == "stages":
             if not isinstance(value, list):
                 raise ConfigError(f"stages: expected a list of stages, got {type(value).__name__}")
-            values[name] = [_build(StageConfig, s, f"stages[{i}]") for i, s in enumerate(value)]
+            values[name] = [build_dataclass(StageConfig, s, f"stages[{i}]") for i, s in enumerate(value)]
         else:
             values[name] = _coerce(value, hints[name], sub)
     return cls(**values)
@@ -256,7 +252,7 @@ def _build(cls: type, raw: Any, key: str):
 
 def config_from_dict(raw: dict) -> RunConfig:
     """Build and validate a :class:`RunConfig` from plain data (e.g. parsed YAML)."""
-    return _build(RunConfig, raw, "").validate()
+    return build_dataclass(RunConfig, raw, "").validate()
 
 
 RECIPES_DIR = Path(__file__).with_name("recipes")

@@ -46,11 +46,32 @@ class TinyCNN(nn.Module):
 register_model("test_tiny_cnn", 32, "test only: conv-conv-linear without batch norm")(
     lambda num_classes=10: TinyCNN(num_classes))
 
+def crash_after_saving(tag: str) -> None:
+    """Make rank 0 exit right after it saved checkpoint ``tag`` (a crash in mid-run)."""
+    from sskd.engine.checkpoint import CheckpointStore
+
+    save = CheckpointStore.save
+
+    def save_then_crash(self, t, networks, state):
+        path = save(self, t, networks, state)
+        if t == tag:
+            raise SystemExit(3)
+        return path
+
+    CheckpointStore.save = save_then_crash
+
+
 if __name__ == "__main__":
-    out_dir, name = sys.argv[1], sys.argv[2]
-    train(config_from_dict({
+    out_dir, name, mode = sys.argv[1], sys.argv[2], (sys.argv[3] if len(sys.argv) > 3 else "run")
+    if mode == "crash":
+        crash_after_saving("s00-e0002")
+    config = config_from_dict({
         "model": {"name": "test_tiny_cnn"}, "device": "cpu", "seed": 3,
         "data": {"name": "digits", "batch_size": 64, "drop_last": True},
         "output": {"dir": out_dir, "name": name, "progress": "none", "tensorboard": False},
         "stages": [{"epochs": 3, "lr": 0.1, "milestones": [], "method": "test_supervised_no_augmentation"}],
-    }))
+    })
+    if mode == "resume":
+        train(config, run_dir=f"{out_dir}/{name}", resume=True)
+    else:
+        train(config)

@@ -1,7 +1,6 @@
 """Run configs: the papers' defaults, validation that names the key, overrides, recipes."""
 
 import pytest
-import yaml
 
 from sskd.config import (ConfigError, RunConfig, apply_override, config_from_dict, dump_config,
                          load_recipe, scaled_milestones)
@@ -82,4 +81,3 @@ def test_recipe_errors_name_the_file(tmp_path):
     code.write_text("seed: !!python/object/apply:os.system ['echo hi']\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_recipe(code)
-    assert yaml.safe_load("a: 1") == {"a": 1}

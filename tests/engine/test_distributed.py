@@ -29,15 +29,28 @@ def records(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_two_processes_match_one(tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
-    one = subprocess.run([sys.executable, WORKER, str(tmp_path), "one"], capture_output=True, text=True,
-                         timeout=300, env=env)
-    assert one.returncode == 0, one.stderr[-2000:]
-    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                          "--master_addr", "127.0.0.1", "--master_port", str(free_port()), WORKER,
-                          str(tmp_path), "two"], capture_output=True, text=True, timeout=300, env=env)
+ENV = {"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
+
+
+def torchrun(*args):
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           "--master_addr", "127.0.0.1", "--master_port", str(free_port()), WORKER,
+                           *args], capture_output=True, text=True, timeout=300, env=ENV)
+
+
+@pytest.fixture(scope="module")
+def two_process_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ddp")
+    two = torchrun(str(tmp), "two")
     assert two.returncode == 0, two.stderr[-3000:]
+    return tmp
+
+
+def test_two_processes_match_one(tmp_path, two_process_run):
+    one = subprocess.run([sys.executable, WORKER, str(tmp_path), "one"], capture_output=True, text=True,
+                         timeout=300, env=ENV)
+    assert one.returncode == 0, one.stderr[-2000:]
+    (tmp_path / "two").symlink_to(two_process_run / "two")
 
     a, b = records(tmp_path / "one"), records(tmp_path / "two")
     assert len(a) == len(b) == 3
@@ -53,3 +66,15 @@ def test_two_processes_match_one(tmp_path):
     # rank 0 alone writes the run directory
     assert len(list((tmp_path / "two").glob("checkpoints/s00-e*"))) == 2  # keep_checkpoints
     assert len((tmp_path / "two" / "metrics.jsonl").read_text().splitlines()) == 3
+
+
+def test_resume_under_torchrun_is_exact(tmp_path, two_process_run):
+    crashed = torchrun(str(tmp_path), "cut", "crash")
+    assert crashed.returncode != 0
+    assert (tmp_path / "cut" / "checkpoints" / "latest").read_text() == "s00-e0002"
+    resumed = torchrun(str(tmp_path), "cut", "resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    a = load_file(str(two_process_run / "two" / "model.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert len(records(tmp_path / "cut")) == 3

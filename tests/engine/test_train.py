@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from sskd.cli import main
-from sskd.config import config_from_dict
+from sskd.cli import TRAIN_FLAGS, TRAIN_SWITCHES, build_parser, main
+from sskd.config import ConfigError, config_from_dict
 from sskd.engine import NonFiniteLossError, train
 from sskd.engine.checkpoint import CheckpointStore
 from sskd.methods import register_method
@@ -110,15 +110,54 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
     assert "config.yaml" in capsys.readouterr().err
 
 
-def test_train_help_documents_every_option(capsys):
+@pytest.mark.parametrize("command", ["train", "eval"])
+def test_help_documents_every_option(command, capsys):
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices[command]
     with pytest.raises(SystemExit):
-        main(["train", "--help"])
+        main([command, "--help"])
     text = capsys.readouterr().out
-    from sskd.cli import TRAIN_FLAGS, TRAIN_SWITCHES
+    for action in sub._actions:
+        if action.dest == "help":
+            continue
+        assert action.help, action.dest
+        for flag in action.option_strings:
+            assert flag in text
+        if command == "train" and action.option_strings:
+            assert (action.dest in TRAIN_FLAGS or action.dest in TRAIN_SWITCHES
+                    or action.dest in ("recipe", "resume", "set", "print_config")), action.dest
 
-    for attr in list(TRAIN_FLAGS) + list(TRAIN_SWITCHES) + ["recipe", "resume", "set", "print_config"]:
-        assert "--" + attr.replace("_", "-") in text, attr
-    assert text.count("default") >= 10
+
+@pytest.mark.parametrize("raw, key", [
+    ({"stages": [{"method": "sskd_v9", "epochs": 1}]}, "stages[0].method"),
+    ({"stages": [{"args": {"T": 4}, "epochs": 1}]}, "stages[0].args"),
+    ({"model": {"name": "resnet8", "args": {"depth": 3}}}, "model.args"),
+    ({"model": {"name": "resnet99"}}, "model.name"),
+    ({"data": {"name": "mnist"}}, "data.name"),
+    ({"data": {"image_size": 64}}, "data.image_size"),
+    ({"device": "cuda:7"}, "device"),
+])
+def test_preflight_names_the_key_and_writes_nothing(tmp_path, raw, key):
+    raw = {"output": {"dir": str(tmp_path), "name": "r"}, "stages": [{"epochs": 1}], **raw}
+    with pytest.raises(ConfigError) as err:
+        train(config_from_dict(raw))
+    assert str(err.value).startswith(key)
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_finished_run_directory_is_not_overwritten(finished_run, capsys):
+    run, _ = finished_run
+    before = (run / "metrics.jsonl").read_text()
+    assert main(["train", "--epochs", "1", "--out-dir", str(run.parent), "--name", run.name]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert (run / "metrics.jsonl").read_text() == before
+
+
+def test_a_stage_without_a_single_batch_is_refused(tmp_path):
+    config = tiny_config(tmp_path, epochs=1)
+    config.data.train_fraction, config.data.drop_last, config.data.val_fraction = 0.02, True, 0.0
+    with pytest.raises(ValueError, match="no training batch"):
+        train(config)
 
 
 def test_bf16_and_channels_last_run_on_cpu(tmp_path):

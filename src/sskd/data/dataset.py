@@ -350,6 +350,13 @@ class ImageFolderDataset(Dataset):
             image = crop(image)
         return image.contiguous(), self.labels[index]
 
+    def for_evaluation(self) -> ImageFolderDataset:
+        """A shallow copy that uses the test-time transform (resize + centre crop)."""
+        new = copy.copy(self)
+        new.train = False
+        new.transform = image_transform(self.info.image_size, False)
+        return new
+
     def with_crop_seed(self, crop_seed: int | None) -> ImageFolderDataset:
         """A shallow copy (same files and labels) whose training crops use ``crop_seed``."""
         new = copy.copy(self)

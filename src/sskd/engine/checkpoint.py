@@ -33,6 +33,14 @@ def _contiguous_state(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w") as f:
@@ -40,6 +48,7 @@ def atomic_write_text(path: Path, text: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    _fsync(path.parent)
 
 
 class CheckpointStore:
@@ -54,10 +63,13 @@ class CheckpointStore:
         tmp = Path(tempfile.mkdtemp(dir=self.dir, prefix=f".tmp-{tag}-"))
         save_file(_contiguous_state(networks), str(tmp / WEIGHTS))
         torch.save(state, tmp / STATE)
+        for path in (tmp / WEIGHTS, tmp / STATE, tmp):
+            _fsync(path)
         final = self.dir / tag
-        if final.exists():
-            shutil.rmtree(final)
+        if final.exists():  # a re-run epoch: move the old copy aside, never leave a gap
+            os.replace(final, Path(tempfile.mkdtemp(dir=self.dir, prefix=f".tmp-old-{tag}-")) / tag)
         os.replace(tmp, final)
+        _fsync(self.dir)
         atomic_write_text(self.dir / LATEST, tag)
         self._prune(tag)
         return final
@@ -79,10 +91,20 @@ class CheckpointStore:
         return path
 
     @staticmethod
-    def load(path: Path, networks: nn.Module, device: torch.device) -> dict[str, Any]:
+    def read_state(path: Path, device: torch.device) -> dict[str, Any]:
+        """The checkpoint's optimiser state, stage and epoch (``weights_only=True``)."""
+        return torch.load(path / STATE, map_location=device, weights_only=True)
+
+    @staticmethod
+    def load_weights(path: Path, networks: nn.Module, device: torch.device) -> None:
         weights = load_file(str(path / WEIGHTS), device=str(device))
         load_state_checked(networks, weights, str(path / WEIGHTS))
-        return torch.load(path / STATE, map_location=device, weights_only=True)
+
+    @classmethod
+    def load(cls, path: Path, networks: nn.Module, device: torch.device) -> dict[str, Any]:
+        state = cls.read_state(path, device)
+        cls.load_weights(path, networks, device)
+        return state
 
 
 def load_state_checked(module: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:

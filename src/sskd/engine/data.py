@@ -8,8 +8,8 @@ from typing import Optional
 import torch
 
 from sskd.config import DataConfig
-from sskd.data import (ArrayDataset, DatasetInfo, class_balanced_subset, few_shot, load_dataset,
-                       make_loader, with_label_noise)
+from sskd.data import (ArrayDataset, DatasetInfo, ImageFolderDataset, class_balanced_subset, few_shot,
+                       load_dataset, make_loader, with_label_noise)
 from sskd.engine.distributed import DistInfo
 
 
@@ -34,6 +34,8 @@ def prepare_data(cfg: DataConfig, seed: int) -> RunData:
         keep = torch.ones(len(train), dtype=torch.bool)
         keep[val_idx] = False
         val = train.subset(val_idx)
+        if isinstance(val, ImageFolderDataset):
+            val = val.for_evaluation()
         train = train.subset(torch.nonzero(keep).flatten())
     if cfg.train_fraction < 1:
         train = few_shot(train, cfg.train_fraction, seed)

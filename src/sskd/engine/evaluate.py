@@ -14,6 +14,8 @@ from sskd.engine.distributed import DistInfo
 from sskd.engine.meter import DeviceMeter, topk_correct
 from sskd.engine.runtime import autocast
 
+FOLDER_DATASETS = ("imagenet", "image_folder")
+
 
 @torch.inference_mode()
 def evaluate(network: nn.Module, loader: Iterable, maker: ViewMaker, device: torch.device,
@@ -38,11 +40,13 @@ def evaluate(network: nn.Module, loader: Iterable, maker: ViewMaker, device: tor
         n = labels.shape[0]
         top1, top5 = topk_correct(logits, labels)
         meter.add("loss", F.cross_entropy(logits, labels), n)
-        meter.add("top1", top1 * 100.0 / n, n)
-        meter.add("top5", top5 * 100.0 / n, n)
+        meter.add("top1", top1, 100.0)
+        meter.add("top5", top5, 100.0)
         meter.add_count(n)
     network.train(was_training)
-    return meter.means(info)
+    scores = meter.means(info)
+    scores.pop("n")
+    return scores
 
 
 def evaluate_checkpoint(checkpoint: str, model: str | None = None, dataset: str | None = None,
@@ -73,7 +77,8 @@ def evaluate_checkpoint(checkpoint: str, model: str | None = None, dataset: str 
         raise CheckpointError(f"{path}: the checkpoint does not name its model; pass --model")
     if dataset is None:
         raise CheckpointError(f"{path}: the checkpoint does not name its data set; pass --dataset")
-    data = load_dataset(dataset, root=data_root, split=split)
+    size = {"image_size": meta["image_size"]} if dataset in FOLDER_DATASETS and "image_size" in meta else {}
+    data = load_dataset(dataset, root=data_root, split=split, **size)
     classes = num_classes or meta.get("num_classes") or data.info.num_classes
     network = build_model(model, num_classes=classes, **meta.get("model_args", {}))
     load_pretrained(network, path)

@@ -1,4 +1,4 @@
-"""Epoch statistics accumulated on the device: one host sync per epoch, not per step."""
+"""Epoch statistics accumulated on the device, read back once at the end of an epoch."""
 
 from __future__ import annotations
 
@@ -11,20 +11,22 @@ from sskd.engine.distributed import DistInfo, all_reduce_sum
 class DeviceMeter:
     """Sums of per-sample quantities over an epoch, kept on the device.
 
-    ``add(name, mean_value, count)`` adds ``mean_value · count``; :meth:`means` syncs
-    once, sums over ranks, and returns each total divided by the total count.
+    ``add(name, value, weight)`` adds ``value · weight`` (a batch mean times the batch
+    size, or a count times 100 for a percentage); :meth:`means` syncs once, sums over
+    ranks, and returns each total divided by the total count, plus that count as ``"n"``.
     """
 
     def __init__(self, device: torch.device):
         self.device = device
+        self.dtype = torch.float32 if device.type == "mps" else torch.float64
         self.sums: dict[str, Tensor] = {}
-        self.count = torch.zeros((), dtype=torch.float64, device=device)
+        self.count = torch.zeros((), dtype=self.dtype, device=device)
 
     def add_count(self, n: int | Tensor) -> None:
         self.count += n
 
     def add(self, name: str, value: Tensor, weight: int | Tensor) -> None:
-        total = value.detach().to(torch.float64) * weight
+        total = value.detach().to(self.dtype) * weight
         if name in self.sums:
             self.sums[name] += total
         else:
@@ -36,7 +38,8 @@ class DeviceMeter:
         all_reduce_sum(packed, info)
         values = packed.tolist()
         count = values[-1]
-        return {n: (v / count if count else float("nan")) for n, v in zip(names, values[:-1])}
+        means = {n: (v / count if count else float("nan")) for n, v in zip(names, values[:-1])}
+        return {**means, "n": count}
 
 
 def topk_correct(logits: Tensor, labels: Tensor, ks: tuple[int, ...] = (1, 5)) -> list[Tensor]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -15,6 +16,7 @@ from sskd.engine.checkpoint import CheckpointStore, export_model
 from sskd.engine.data import eval_loader, prepare_data, train_loader
 from sskd.engine.distributed import barrier, broadcast_object, init_distributed, shutdown
 from sskd.engine.plots import plot_run
+from sskd.engine.preflight import preflight
 from sskd.engine.progress import Progress
 from sskd.engine.rundir import RunDirectory, default_run_name, stage_summary
 from sskd.engine.runtime import resolve_device, seed_everything, setup_runtime, stage_build_seed
@@ -35,6 +37,7 @@ def train(config: RunConfig, run_dir: Optional[str | Path] = None, resume: bool 
     weights as an uninterrupted run.
     """
     config.validate()
+    preflight(config)
     stream = stream or sys.stderr
     dist = init_distributed(config.device)
     try:
@@ -44,24 +47,26 @@ def train(config: RunConfig, run_dir: Optional[str | Path] = None, resume: bool 
 
 
 def _train(config, run_dir, resume, stream, dist) -> dict[str, Any]:
+    started = time.perf_counter()
     device = resolve_device(config.device, dist.local_rank)
     setup_runtime(config.speed, device)
     seed_everything(config.seed)
-    data = prepare_data(config.data, config.seed)
     if run_dir is None:
         run_dir = Path(config.output.dir) / (config.output.name or default_run_name(config))
     run_path = Path(broadcast_object(str(run_dir), dist))
-    records_dir = RunDirectory(run_path, config.output.tensorboard) if dist.is_main else None
+    problem = broadcast_object(_run_dir_problem(run_path, resume) if dist.is_main else None, dist)
+    if problem:
+        raise RunDirectoryError(problem)
     store = CheckpointStore(run_path, config.output.keep_checkpoints)
+    checkpoint = store.latest() if resume else None
+    saved = CheckpointStore.read_state(checkpoint, device) if checkpoint is not None else None
+    data = prepare_data(config.data, config.seed)
+    records_dir = RunDirectory(run_path, config.output.tensorboard) if dist.is_main else None
     progress = Progress(config.output.progress, enabled=dist.is_main, every=config.output.log_every,
                         stream=stream)
     networks = nn.ModuleDict()
-    checkpoint = store.latest() if resume else None
-    if resume and checkpoint is None:
-        raise FileNotFoundError(f"--resume: no checkpoint under {run_path / 'checkpoints'}")
-    saved: dict[str, Any] = {}
     records: list[dict[str, Any]] = []
-    if records_dir is not None:
+    if records_dir is not None and not resume:
         records_dir.write_config(config)
 
     loaders = {"test": eval_loader(data.test, config.data, device, dist)}
@@ -77,20 +82,19 @@ def _train(config, run_dir, resume, stream, dist) -> dict[str, Any]:
             method = method.to(memory_format=torch.channels_last)
         env = StageEnv(config, k, device, dist, train_batches, loaders, data.info.mean, data.info.std,
                        crop_padding(data.train), progress)
+        _check_checkpointed(method, networks, stage.method)
+        if saved is not None and k < saved["stage"]:
+            continue  # finished before the checkpoint; its networks are loaded below
         runner = StageRunner(method, env)
         start_epoch = 0
-        if checkpoint is not None:
-            if not saved:
-                saved = store.load(checkpoint, networks, device) if _has_all(networks, checkpoint) else {}
-            if saved and saved["stage"] > k:
-                continue
-            if saved and saved["stage"] == k:
-                runner.load_state_dict(saved)
-                start_epoch = saved["epoch"]
-                if records_dir is not None:
-                    records = records_dir.truncate_metrics(saved["records"])
-                progress.message(f"resumed {run_path} at stage {stage.name!r}, epoch {start_epoch}")
-                checkpoint = None
+        if saved is not None:
+            CheckpointStore.load_weights(checkpoint, networks, device)
+            runner.load_state_dict(saved)
+            start_epoch = saved["epoch"]
+            if records_dir is not None:
+                records = records_dir.truncate_metrics(saved["records"])
+            progress.message(f"resumed {run_path} at stage {stage.name!r} after epoch {start_epoch}")
+            saved = None
 
         def on_epoch_end(epoch: int, record: dict[str, Any], k=k, runner=runner, stage=stage) -> None:
             records.append(record)
@@ -109,6 +113,7 @@ def _train(config, run_dir, resume, stream, dist) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     if records_dir is not None:
         summary = _summarise(config, records, run_path, data.val is not None)
+        summary["wall_time_s"] = round(time.perf_counter() - started, 1)
         records_dir.write_summary(summary)
         plot_run(records, run_path / "plots")
         records_dir.close()
@@ -122,13 +127,29 @@ def crop_padding(train_set) -> int:
     return 0 if isinstance(train_set, ImageFolderDataset) else 4
 
 
-def _has_all(networks: nn.ModuleDict, checkpoint: Path) -> bool:
-    """Whether every network of the checkpoint has been built yet (later stages add some)."""
-    from safetensors import safe_open
+class RunDirectoryError(ValueError):
+    """The run directory cannot be used as asked."""
 
-    with safe_open(str(checkpoint / "weights.safetensors"), framework="pt") as f:
-        keys = set(f.keys())
-    return keys <= set(networks.state_dict())
+
+def _run_dir_problem(run_path: Path, resume: bool) -> str | None:
+    if resume:
+        if not (run_path / "checkpoints" / "latest").is_file():
+            return f"--resume: no checkpoint under {run_path / 'checkpoints'}"
+        return None
+    if run_path.exists() and any(run_path.iterdir()):
+        return (f"run directory {run_path} already holds a run; pick another --name, "
+                f"or continue it with --resume {run_path}")
+    return None
+
+
+def _check_checkpointed(method: nn.Module, networks: nn.ModuleDict, name: str) -> None:
+    """Every trained parameter must live in the shared networks, which checkpoints save."""
+    kept = {id(p) for p in networks.parameters()}
+    stray = [n for n, p in method.named_parameters() if p.requires_grad and id(p) not in kept]
+    if stray:
+        raise ValueError(f"method {name!r} trains parameters outside the run's networks "
+                         f"({', '.join(stray[:3])}); create them with context.network(...) so that "
+                         f"checkpoints hold them")
 
 
 def _export_metadata(config: RunConfig, info, key: str, stage_index: int) -> dict[str, Any]:
@@ -159,7 +180,8 @@ def _summarise(config: RunConfig, records: list[dict[str, Any]], run_path: Path,
 
 def format_summary(summary: dict[str, Any]) -> str:
     """A short table: last-epoch and best-epoch test top-1 per stage, labelled."""
-    lines = [f"run {summary['run_dir']}  ({summary['model']} on {summary['dataset']}, seed {summary['seed']})"]
+    lines = [f"run {summary['run_dir']}  ({summary['model']} on {summary['dataset']}, seed {summary['seed']}, "
+             f"{summary.get('wall_time_s', float('nan')):.0f} s)"]
     for name, s in summary["stages"].items():
         if not s:
             continue

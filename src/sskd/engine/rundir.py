@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from sskd.config import RunConfig, dump_config
+from sskd.engine.checkpoint import atomic_write_text
 
 
 def default_run_name(config: RunConfig) -> str:
@@ -51,10 +52,11 @@ class RunDirectory:
         return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line.strip()]
 
     def truncate_metrics(self, keep: int) -> list[dict[str, Any]]:
-        """Keep the first ``keep`` records (those covered by the checkpoint being resumed)."""
-        records = self.read_metrics()[:keep]
-        self.metrics_path.write_text("".join(json.dumps(r) + "\n" for r in records))
-        return records
+        """Keep the first ``keep`` records (those covered by the checkpoint being resumed);
+        anything after them, a half-written line included, is dropped."""
+        lines = self.metrics_path.read_text().splitlines()[:keep] if self.metrics_path.is_file() else []
+        atomic_write_text(self.metrics_path, "".join(line + "\n" for line in lines))
+        return [json.loads(line) for line in lines]
 
     def log_epoch(self, record: dict[str, Any], global_epoch: int) -> None:
         """Append ``record`` (``stage``, ``epoch``, ``lr``, ``train/<term>``, ``test/top1``, …)."""

@@ -12,7 +12,7 @@ from torch import nn
 
 from sskd.config import RunConfig, StageConfig
 from sskd.data import make_views
-from sskd.engine.distributed import DistInfo, all_reduce_sum
+from sskd.engine.distributed import DistInfo, all_reduce_sum, broadcast_buffers
 from sskd.engine.evaluate import evaluate
 from sskd.engine.meter import DeviceMeter, topk_correct
 from sskd.engine.progress import Progress
@@ -56,6 +56,10 @@ class StageRunner:
         self.params = list(method.trainable_parameters())
         if not self.params:
             raise ValueError(f"stage {self.stage.name!r}: method {self.stage.method!r} has nothing to train")
+        if len(env.train_loader) == 0:
+            raise ValueError(f"stage {self.stage.name!r}: no training batch — {len(env.train_loader.dataset)} "
+                             f"training images per process with batch {env.config.data.batch_size}"
+                             f"{' and drop_last' if env.config.data.drop_last else ''}")
         self.optimizer = torch.optim.SGD(self.params, lr=self.stage.lr, momentum=self.stage.momentum,
                                          weight_decay=self.stage.weight_decay, nesterov=self.stage.nesterov)
         self.scaler = torch.amp.GradScaler(env.device.type, enabled=speed.amp == "fp16")
@@ -83,6 +87,8 @@ class StageRunner:
         for epoch in range(start_epoch, self.stage.epochs):
             record = self.train_epoch(epoch)
             network = self.method.eval_network()
+            # Evaluate, on every process, the BatchNorm statistics that rank 0 saves.
+            broadcast_buffers(network, self.env.dist)
             for split, loader in self.env.eval_loaders.items():
                 scores = evaluate(network, loader, self.test_maker, self.env.device,
                                   self.env.config.speed, self.env.dist)
@@ -127,7 +133,7 @@ class StageRunner:
                 finite = torch.isfinite(value.detach())
                 bad_terms[name] = bad_terms[name] | ~finite if name in bad_terms else ~finite
             meter.add("train/loss", total, n)
-            meter.add("train/top1", topk_correct(logits.detach().float(), labels, (1,))[0] * (100.0 / n), n)
+            meter.add("train/top1", topk_correct(logits.detach().float(), labels, (1,))[0], 100.0)
             meter.add_count(n)
             first_bad = torch.where((first_bad < 0) & ~torch.isfinite(total.detach()),
                                     torch.full_like(first_bad, step), first_bad)
@@ -138,8 +144,9 @@ class StageRunner:
         env.progress.end()
         elapsed = time.perf_counter() - start
         record = {"stage": stage.name, "stage_index": env.stage_index, "epoch": epoch + 1, "lr": lr}
-        record.update(meter.means(env.dist))
-        images_seen = all_reduce_sum(torch.tensor(float(meter.count.item()), device=device), env.dist).item()
+        means = meter.means(env.dist)
+        images_seen = means.pop("n")
+        record.update(means)
         record["time_s"] = elapsed
         record["images_per_s"] = images_seen / elapsed if elapsed > 0 else float("nan")
         return record

@@ -12,7 +12,6 @@ and one checkpoint holds them all.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Callable, ClassVar, Iterator
 
@@ -111,6 +110,3 @@ def build_method(context: MethodContext, stage_key: str) -> Method:
     hparams = build_dataclass(cls.Hparams, context.stage.args, f"{stage_key}.args")
     return cls(context, hparams)
 
-
-def hparams_dict(hparams) -> dict:
-    return dataclasses.asdict(hparams) if dataclasses.is_dataclass(hparams) else {}

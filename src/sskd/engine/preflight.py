@@ -1,0 +1,52 @@
+"""Checks of a run config against what is installed, before anything is loaded or written."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import os
+
+import torch
+
+from sskd.config import ConfigError, RunConfig, build_dataclass
+
+FOLDER_DATASETS = ("imagenet", "image_folder")
+
+
+def preflight(config: RunConfig) -> None:
+    """Raise :class:`ConfigError` naming the key for any model, data set, method, argument
+    or device that cannot work; cheap (builds nothing, reads no data)."""
+    from sskd.data import list_datasets
+    from sskd.methods import method_class
+    from sskd.models import model_entry
+
+    try:
+        entry = model_entry(config.model.name)
+    except ValueError as exc:
+        raise ConfigError(f"model.name: {exc}") from None
+    try:
+        inspect.signature(entry.builder).bind(num_classes=1, **config.model.args)
+    except TypeError as exc:
+        raise ConfigError(f"model.args: {config.model.name} does not take {config.model.args} ({exc})") from None
+    if config.data.name.lower() not in list_datasets():
+        raise ConfigError(f"data.name: unknown data set {config.data.name!r}; valid: {', '.join(list_datasets())}")
+    if config.data.image_size is not None and config.data.name.lower() not in FOLDER_DATASETS:
+        raise ConfigError(f"data.image_size: only image folders are resized; {config.data.name} "
+                          f"has a fixed size")
+    for k, stage in enumerate(config.stages):
+        try:
+            cls = method_class(stage.method)
+        except ValueError as exc:
+            raise ConfigError(f"stages[{k}].method: {exc}") from None
+        if stage.args and not dataclasses.fields(cls.Hparams):
+            raise ConfigError(f"stages[{k}].args: method {stage.method!r} takes no arguments, got {stage.args}")
+        build_dataclass(cls.Hparams, stage.args, f"stages[{k}].args")
+    try:
+        device = torch.device("cpu" if config.device == "auto" else config.device)
+    except RuntimeError as exc:
+        raise ConfigError(f"device: {exc}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device: {config.device!r} asked for, but CUDA is not available here")
+    if device.index is not None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError(f"device: {config.device!r} names one GPU, but under torchrun every process "
+                          f"needs its own: use 'cuda' (each process takes its LOCAL_RANK)")

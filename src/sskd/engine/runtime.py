@@ -52,7 +52,7 @@ def autocast(device: torch.device, speed: SpeedConfig):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def epoch_seed(seed: int, stage: int, epoch: int, rank: int) -> int:
+def stage_epoch_seed(seed: int, stage: int, epoch: int, rank: int) -> int:
     """Seed of everything random in one epoch of one rank.
 
     Deriving every epoch's randomness from ``(seed, stage, epoch, rank)`` makes a run
@@ -75,4 +75,4 @@ def to_channels_last_views(views: torch.Tensor) -> torch.Tensor:
 
 def stage_build_seed(seed: int, stage: int) -> int:
     """Seed set before a stage builds its networks, so a resumed run builds the same ones."""
-    return epoch_seed(seed, stage, 2**31 - 1, 0)
+    return stage_epoch_seed(seed, stage, 2**31 - 1, 0)

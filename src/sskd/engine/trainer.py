@@ -16,7 +16,7 @@ from sskd.engine.distributed import DistInfo, all_reduce_sum, broadcast_buffers
 from sskd.engine.evaluate import evaluate
 from sskd.engine.meter import DeviceMeter, topk_correct
 from sskd.engine.progress import Progress
-from sskd.engine.runtime import autocast, epoch_seed, to_channels_last_views
+from sskd.engine.runtime import autocast, stage_epoch_seed, to_channels_last_views
 from sskd.methods import Method
 
 
@@ -100,11 +100,11 @@ class StageRunner:
         lr = stage_lr(stage, epoch)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        seed = epoch_seed(env.config.seed, env.stage_index, epoch, env.dist.rank)
+        seed = stage_epoch_seed(env.config.seed, env.stage_index, epoch, env.dist.rank)
         torch.manual_seed(seed)
         generator = torch.Generator(device=device).manual_seed(seed)
         # Same order on every rank (each takes its own shard), fresh for every stage and epoch.
-        env.train_loader.set_epoch(epoch_seed(env.config.seed, env.stage_index, epoch, 0))
+        env.train_loader.set_epoch(stage_epoch_seed(env.config.seed, env.stage_index, epoch, 0))
         self.method.train()
         meter = DeviceMeter(device)
         first_bad = torch.full((), -1, dtype=torch.int64, device=device)

@@ -32,7 +32,7 @@ RandomResizedCrop + flip only). The batched primitives live in :mod:`sskd.data.a
 from __future__ import annotations
 
 import numbers
-from typing import ClassVar, Dict, List, NamedTuple, Optional, Sequence, Tuple, Type
+from typing import ClassVar, List, NamedTuple, Optional, Sequence, Tuple, Type
 
 import torch
 
@@ -47,6 +47,7 @@ from sskd.data.augment import (
     rotate90,
     to_float,
 )
+from sskd.registry import Registry
 
 __all__ = [
     "IDENTITY", "ROT90", "ROT180", "ROT270", "GRAYSCALE", "RESIZED_CROP", "COLOR_DISTORTION",
@@ -211,17 +212,14 @@ def _crop_and_flip(x: torch.Tensor, padding: int,
     return random_hflip(_maybe_crop(x, padding, generator), generator)
 
 
-VIEW_MAKERS: Dict[str, Type[ViewMaker]] = {}
+VIEW_MAKERS: Registry[Type[ViewMaker]] = Registry("view maker")
 
 
 def register_view_maker(name: str):
     """Class decorator: register a :class:`ViewMaker` subclass under ``name``."""
     def deco(cls: Type[ViewMaker]) -> Type[ViewMaker]:
-        if name in VIEW_MAKERS:
-            raise ValueError(f"view maker {name!r} is already registered")
         cls.name = name
-        VIEW_MAKERS[name] = cls
-        return cls
+        return VIEW_MAKERS.add(name, cls)
     return deco
 
 
@@ -238,9 +236,7 @@ def make_views(name: str, *, mean: Sequence[float], std: Sequence[float],
     0 leaves the pad-and-crop step out, e.g. for image folders whose loaders already apply
     RandomResizedCrop.
     """
-    if name not in VIEW_MAKERS:
-        raise ValueError(f"unknown view maker {name!r}; valid: {', '.join(list_view_makers())}")
-    return VIEW_MAKERS[name](mean, std, train, crop_padding=crop_padding)
+    return VIEW_MAKERS.get(name)(mean, std, train, crop_padding=crop_padding)
 
 
 @register_view_maker("standard")

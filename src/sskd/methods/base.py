@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from sskd.config import RunConfig, StageConfig, build_dataclass
 from sskd.data.views import MultiViewBatch
+from sskd.registry import Registry
 
 
 @dataclass
@@ -77,31 +78,26 @@ class Method(nn.Module):
         raise NotImplementedError
 
 
-_METHODS: dict[str, type[Method]] = {}
+METHODS: Registry[type[Method]] = Registry("method")
 
 
 def register_method(name: str):
     """Class decorator registering a :class:`Method` under ``name``."""
 
     def wrap(cls: type[Method]) -> type[Method]:
-        if name in _METHODS:
-            raise ValueError(f"method {name!r} is already registered")
         cls.method_name = name
-        _METHODS[name] = cls
-        return cls
+        return METHODS.add(name, cls)
 
     return wrap
 
 
 def list_methods() -> list[str]:
-    return sorted(_METHODS)
+    return sorted(METHODS)
 
 
 def method_class(name: str) -> type[Method]:
-    try:
-        return _METHODS[name]
-    except KeyError:
-        raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(list_methods())}") from None
+    """The method registered as ``name``; an unknown name lists the valid ones."""
+    return METHODS.get(name)
 
 
 def build_method(context: MethodContext, stage_key: str) -> Method:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Callable
 
 from torch import nn
+
+from sskd.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -17,16 +18,14 @@ class ModelEntry:
     description: str
 
 
-_REGISTRY: dict[str, ModelEntry] = {}
+MODELS: Registry[ModelEntry] = Registry("model")
 
 
 def register_model(name: str, input_size: int, description: str):
     """Decorator registering ``builder(num_classes, **kwargs) -> nn.Module`` under ``name``."""
 
     def wrap(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in _REGISTRY:
-            raise ValueError(f"model {name!r} is already registered")
-        _REGISTRY[name] = ModelEntry(name, builder, input_size, description)
+        MODELS.add(name, ModelEntry(name, builder, input_size, description))
         return builder
 
     return wrap
@@ -34,17 +33,12 @@ def register_model(name: str, input_size: int, description: str):
 
 def list_models() -> list[str]:
     """Registered model names, in registration order (CIFAR zoo first, then ImageNet)."""
-    return list(_REGISTRY)
+    return MODELS.names()
 
 
 def model_entry(name: str) -> ModelEntry:
     """The registry entry of ``name``; an unknown name lists the valid ones."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown model {name!r}.{hint} Valid models: {', '.join(_REGISTRY)}") from None
+    return MODELS.get(name)
 
 
 def build_model(name: str, num_classes: int | None = None, **kwargs) -> nn.Module:

@@ -14,7 +14,8 @@ from sskd.engine.trainer import NonFiniteLossError
 
 # Flags of `sskd train` and the config key each one sets; stage keys go to the last stage.
 TRAIN_FLAGS = {
-    "model": "model.name", "dataset": "data.name", "data_root": "data.root",
+    "model": "model.name", "teacher": "teacher.name", "teacher_ckpt": "teacher.checkpoint",
+    "dataset": "data.name", "data_root": "data.root",
     "batch_size": "data.batch_size", "eval_batch_size": "data.eval_batch_size",
     "workers": "data.workers", "val_fraction": "data.val_fraction",
     "train_fraction": "data.train_fraction", "label_noise": "data.label_noise",
@@ -39,6 +40,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="continue the run in RUN_DIR from its last checkpoint (uses its config.yaml)")
     g = p.add_argument_group("model and data")
     g.add_argument("--model", help="network to train (see `sskd models`); default resnet8")
+    g.add_argument("--teacher", help="teacher network of a distillation method (see `sskd models`)")
+    g.add_argument("--teacher-ckpt", help="the teacher's weights: a run's model.safetensors or an original checkpoint")
     g.add_argument("--dataset", help="data set name (see `sskd datasets`); default digits")
     g.add_argument("--data-root", help="folder holding the data set's files")
     g.add_argument("--batch-size", type=int, help="global training batch (images); default 64")

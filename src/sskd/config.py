@@ -70,6 +70,22 @@ class ModelConfig:
 
 
 @dataclass
+class TeacherConfig:
+    """The pretrained network a distillation method learns from (unused by ``supervised``).
+
+    ``checkpoint``: a run's ``model.safetensors`` or a checkpoint of the original code.
+    """
+
+    name: Optional[str] = None
+    checkpoint: Optional[str] = None
+    args: dict = field(default_factory=dict)
+
+    def validate(self, key: str) -> None:
+        if (self.name is None) != (self.checkpoint is None):
+            raise ConfigError(f"{key}: give both name and checkpoint, or neither")
+
+
+@dataclass
 class SpeedConfig:
     amp: str = "none"
     channels_last: bool = False
@@ -147,6 +163,7 @@ class RunConfig:
     device: str = "auto"
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
     speed: SpeedConfig = field(default_factory=SpeedConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     stages: list = field(default_factory=lambda: [StageConfig()])
@@ -158,6 +175,7 @@ class RunConfig:
             raise ConfigError(f"device: must be auto, cpu, cuda, cuda:N or mps; got {self.device!r}")
         self.data.validate("data")
         self.model.validate("model")
+        self.teacher.validate("teacher")
         self.speed.validate("speed")
         self.output.validate("output")
         if not self.stages:
@@ -183,7 +201,8 @@ def _positive(value: int, key: str) -> None:
         raise ConfigError(f"{key}: must be >= 1, got {value}")
 
 
-_NESTED = {"data": DataConfig, "model": ModelConfig, "speed": SpeedConfig, "output": OutputConfig}
+_NESTED = {"data": DataConfig, "model": ModelConfig, "teacher": TeacherConfig, "speed": SpeedConfig,
+           "output": OutputConfig}
 
 
 def _type_name(tp: Any) -> str:

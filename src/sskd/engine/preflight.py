@@ -28,6 +28,13 @@ def preflight(config: RunConfig) -> None:
         inspect.signature(entry.builder).bind(num_classes=1, **config.model.args)
     except TypeError as exc:
         raise ConfigError(f"model.args: {config.model.name} does not take {config.model.args} ({exc})") from None
+    if config.teacher.name is not None:
+        try:
+            model_entry(config.teacher.name)
+        except ValueError as exc:
+            raise ConfigError(f"teacher.name: {exc}") from None
+        if not os.path.isfile(config.teacher.checkpoint):
+            raise ConfigError(f"teacher.checkpoint: no such file {config.teacher.checkpoint!r}")
     if config.data.name.lower() not in list_datasets():
         raise ConfigError(f"data.name: unknown data set {config.data.name!r}; valid: {', '.join(list_datasets())}")
     if config.data.image_size is not None and config.data.name.lower() not in FOLDER_DATASETS:

@@ -47,12 +47,14 @@ class Method(nn.Module):
     """Base class of every training method (see the module docstring).
 
     Subclasses set ``views`` (the view maker used for training batches, see
-    :func:`sskd.data.make_views`) and ``Hparams`` (a dataclass with the paper's defaults,
-    filled from the stage's ``args``).
+    :func:`sskd.data.make_views`), ``Hparams`` (a dataclass with the paper's defaults,
+    filled from the stage's ``args``) and ``frozen`` (attributes naming networks that stay
+    in eval mode whatever mode the method is put in, e.g. the teacher).
     """
 
     views: ClassVar[str] = "standard"
     Hparams: ClassVar[type] = NoHparams
+    frozen: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, context: MethodContext, hparams):
         super().__init__()
@@ -60,6 +62,12 @@ class Method(nn.Module):
 
     def forward_train(self, batch: MultiViewBatch) -> tuple[Tensor, dict[str, Tensor]]:
         raise NotImplementedError
+
+    def train(self, mode: bool = True) -> "Method":
+        super().train(mode)
+        for name in self.frozen:
+            getattr(self, name).eval()
+        return self
 
     def forward(self, batch: MultiViewBatch) -> tuple[Tensor, dict[str, Tensor]]:
         """Same as :meth:`forward_train`, so that DistributedDataParallel can wrap a method."""

@@ -1,0 +1,119 @@
+"""The SSKD stages: frozen teacher, gradient paths, ablation switches, a short run."""
+
+import copy
+
+import pytest
+import torch
+
+from sskd.config import config_from_dict
+from sskd.data import make_views
+from sskd.engine import train
+from sskd.engine.checkpoint import export_model
+from sskd.methods import MethodContext, build_method
+from sskd.models import build_model
+from torch import nn
+
+
+@pytest.fixture(scope="module")
+def teacher_file(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("teacher") / "teacher.safetensors"
+    export_model(build_model("resnet8", num_classes=10), path, {"model": "resnet8"})
+    return path
+
+
+def context(teacher_file, stage, networks=None):
+    config = config_from_dict({"model": {"name": "resnet8"}, "device": "cpu",
+                               "teacher": {"name": "resnet8", "checkpoint": str(teacher_file)},
+                               "stages": [stage]})
+    return MethodContext(config, config.stages[0], 10, networks if networks is not None else nn.ModuleDict())
+
+
+def sskd_batch(seed=0, b=8):
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (b, 3, 32, 32), dtype=torch.uint8, generator=g)
+    labels = torch.randint(0, 10, (b,), generator=g)
+    return make_views("sskd", mean=(0.5,) * 3, std=(0.25,) * 3, train=True)(images, labels, g)
+
+
+def test_teacher_head_stage_leaves_every_teacher_tensor_bit_identical(teacher_file):
+    networks = nn.ModuleDict()
+    method = build_method(context(teacher_file, {"method": "sskd_teacher_head", "epochs": 1}, networks), "s")
+    before = copy.deepcopy(networks["teacher"].state_dict())
+    opt = torch.optim.SGD(list(method.trainable_parameters()), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    method.train()
+    assert not networks["teacher"].training
+    for seed in range(3):
+        _, losses = method.forward_train(sskd_batch(seed))
+        opt.zero_grad()
+        sum(losses.values()).backward()
+        opt.step()
+    for key, value in networks["teacher"].state_dict().items():
+        assert torch.equal(value, before[key]), key
+    assert {id(p) for p in method.trainable_parameters()} == {id(p) for p in networks["teacher_head"].parameters()}
+
+
+def sskd_method(teacher_file, **args):
+    networks = nn.ModuleDict()
+    build_method(context(teacher_file, {"method": "sskd_teacher_head", "epochs": 1}, networks), "s0")
+    return build_method(context(teacher_file, {"method": "sskd", "epochs": 1, "args": args}, networks), "s1"), networks
+
+
+def test_student_head_learns_only_through_the_ss_term(teacher_file):
+    method, networks = sskd_method(teacher_file)
+    method.train()
+    _, losses = method.forward_train(sskd_batch())
+    assert set(losses) == {"ce", "kd", "tf", "ss"}
+    head = list(networks["student_head"].parameters())
+    for name, loss in losses.items():
+        grads = torch.autograd.grad(loss, head, retain_graph=True, allow_unused=True)
+        touched = any(g is not None and g.abs().sum() > 0 for g in grads)
+        assert touched == (name == "ss"), name
+    teacher_params = list(networks["teacher"].parameters()) + list(networks["teacher_head"].parameters())
+    assert all(not p.requires_grad for p in teacher_params)
+
+
+def test_ablations_are_configs(teacher_file):
+    method, _ = sskd_method(teacher_file, ss_weight=0.0, tf_weight=0.0)
+    _, losses = method.forward_train(sskd_batch())
+    assert set(losses) == {"ce", "kd"}
+    method, networks = sskd_method(teacher_file, ss_weight=0.0)
+    assert {id(p) for p in method.trainable_parameters()} == {id(p) for p in networks["student"].parameters()}
+    method, _ = sskd_method(teacher_file, ce_weight=0.0, kd_weight=0.0, tf_weight=0.0)
+    _, losses = method.forward_train(sskd_batch())
+    assert set(losses) == {"ss"}
+
+
+def test_weights_scale_their_terms(teacher_file):
+    torch.manual_seed(1)
+    base, _ = sskd_method(teacher_file)
+    torch.manual_seed(1)
+    doubled, _ = sskd_method(teacher_file, tf_weight=5.4, ss_weight=20.0)
+    base.eval(), doubled.eval()
+    with torch.no_grad():
+        _, a = base.forward_train(sskd_batch())
+        _, b = doubled.forward_train(sskd_batch())
+    torch.testing.assert_close(b["tf"], 2 * a["tf"])
+    torch.testing.assert_close(b["ss"], 2 * a["ss"])
+    torch.testing.assert_close(b["kd"], a["kd"])
+
+
+def test_student_stage_needs_the_teacher_head(teacher_file):
+    with pytest.raises(ValueError, match="sskd_teacher_head"):
+        build_method(context(teacher_file, {"method": "sskd", "epochs": 1}), "s")
+
+
+def test_short_run_on_digits(tmp_path, teacher_file):
+    summary = train(config_from_dict({
+        "model": {"name": "resnet8"}, "device": "cpu",
+        "teacher": {"name": "resnet8", "checkpoint": str(teacher_file)},
+        "data": {"name": "digits", "batch_size": 64, "train_fraction": 0.1},
+        "output": {"dir": str(tmp_path), "name": "r", "progress": "none", "tensorboard": False},
+        "stages": [{"name": "head", "method": "sskd_teacher_head", "epochs": 1},
+                   {"name": "student", "method": "sskd", "epochs": 1}],
+    }))
+    assert set(summary["stages"]) == {"head", "student"}
+    import json
+
+    records = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert "train/contrastive" in records[0] and {"train/ss", "train/tf", "train/kd", "train/ce"} <= set(records[1])

@@ -117,3 +117,29 @@ def test_short_run_on_digits(tmp_path, teacher_file):
 
     records = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert "train/contrastive" in records[0] and {"train/ss", "train/tf", "train/kd", "train/ce"} <= set(records[1])
+
+
+def test_paper_transformations_give_four_transformed_views(teacher_file):
+    method, _ = sskd_method(teacher_file, views="sskd_paper")
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8, generator=g)
+    batch = make_views(method.views, mean=(0.5,) * 3, std=(0.25,) * 3)(images, torch.arange(6), g)
+    assert batch.views.shape[1] == 5
+    logits, losses = method.forward_train(batch)
+    assert logits.shape == (6, 10) and all(torch.isfinite(v) for v in losses.values())
+
+
+def test_kd_method_matches_the_loss_by_hand(teacher_file):
+    networks = nn.ModuleDict()
+    method = build_method(context(teacher_file, {"method": "kd", "epochs": 1}, networks), "s")
+    method.eval()
+    batch = make_views("standard", mean=(0.5,) * 3, std=(0.25,) * 3, train=False)(
+        torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8), torch.tensor([0, 1, 2, 3]))
+    with torch.no_grad():
+        logits, losses = method.forward_train(batch)
+        t = networks["teacher"](batch.views[:, 0]).logits
+        p_t = torch.softmax(t / 4, 1)
+        kl = (p_t * (torch.log(p_t) - torch.log_softmax(logits / 4, 1))).sum(1).mean() * 16
+    torch.testing.assert_close(losses["kd"], 0.9 * kl)
+    torch.testing.assert_close(losses["ce"], 0.1 * torch.nn.functional.cross_entropy(logits, batch.labels))
+    assert {id(p) for p in method.trainable_parameters()} == {id(p) for p in networks["student"].parameters()}

@@ -48,6 +48,9 @@ def preflight(config: RunConfig) -> None:
         if stage.args and not dataclasses.fields(cls.Hparams):
             raise ConfigError(f"stages[{k}].args: method {stage.method!r} takes no arguments, got {stage.args}")
         build_dataclass(cls.Hparams, stage.args, f"stages[{k}].args")
+        if cls.needs_teacher and config.teacher.name is None:
+            raise ConfigError(f"teacher: method {stage.method!r} (stages[{k}]) needs a teacher: set "
+                              f"teacher.name and teacher.checkpoint (--teacher, --teacher-ckpt)")
     try:
         device = torch.device("cpu" if config.device == "auto" else config.device)
     except RuntimeError as exc:

@@ -1,5 +1,6 @@
 """Training methods, one file each, registered by name."""
 
+from sskd.methods import kd as _kd  # noqa: F401  (registers "kd")
 from sskd.methods import sskd as _sskd  # noqa: F401  (registers "sskd_teacher_head", "sskd")
 from sskd.methods import supervised as _supervised  # noqa: F401  (registers "supervised")
 from sskd.methods.base import (Method, MethodContext, build_method, list_methods, method_class,

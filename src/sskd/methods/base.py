@@ -55,6 +55,7 @@ class Method(nn.Module):
     views: ClassVar[str] = "standard"
     Hparams: ClassVar[type] = NoHparams
     frozen: ClassVar[tuple[str, ...]] = ()
+    needs_teacher: ClassVar[bool] = False
 
     def __init__(self, context: MethodContext, hparams):
         super().__init__()

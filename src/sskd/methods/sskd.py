@@ -51,6 +51,7 @@ class SSKDTeacherHead(Method):
 
     Hparams = TeacherHeadHparams
     frozen = ("teacher",)
+    needs_teacher = True
 
     def __init__(self, context: MethodContext, hparams: TeacherHeadHparams):
         super().__init__(context, hparams)
@@ -98,6 +99,7 @@ class SSKD(Method):
 
     Hparams = SSKDHparams
     frozen = ("teacher", "teacher_head")
+    needs_teacher = True
 
     def __init__(self, context: MethodContext, hparams: SSKDHparams):
         super().__init__(context, hparams)

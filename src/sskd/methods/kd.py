@@ -1,0 +1,58 @@
+"""Vanilla knowledge distillation (Hinton, Vinyals, Dean, 2015) as the KD benchmark runs
+it: ``0.1·CE + 0.9·T²·KL(p_t ‖ p_s)`` with T = 4 on one standard view (BASELINES.md §1.2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sskd.data.views import MultiViewBatch
+from sskd.losses import kd_loss
+from sskd.methods.base import Method, MethodContext, register_method
+from sskd.methods.teacher import frozen_teacher
+from sskd.models import build_model
+
+
+@dataclass
+class KDHparams:
+    ce_weight: float = 0.1
+    kd_weight: float = 0.9
+    T: float = 4.0
+
+
+@register_method("kd")
+class KD(Method):
+    """Student trained on the teacher's softened predictions plus the labels."""
+
+    views = "standard"
+    Hparams = KDHparams
+    frozen = ("teacher",)
+    needs_teacher = True
+
+    def __init__(self, context: MethodContext, hparams: KDHparams):
+        super().__init__(context, hparams)
+        self.teacher = frozen_teacher(context)
+        model = context.config.model
+        self.student = context.network(
+            "student", lambda: build_model(model.name, num_classes=context.num_classes, **model.args))
+
+    def forward_train(self, batch: MultiViewBatch) -> tuple[Tensor, dict[str, Tensor]]:
+        """batch.views ``[B, 1, C, H, W]`` → student logits ``[B, K]``, ``{"ce", "kd"}``."""
+        x = batch.views[:, 0]
+        logits = self.student(x).logits
+        with torch.no_grad():
+            teacher_logits = self.teacher(x).logits
+        return logits, {"ce": self.hparams.ce_weight * F.cross_entropy(logits, batch.labels),
+                        "kd": self.hparams.kd_weight * kd_loss(logits, teacher_logits, self.hparams.T)}
+
+    def trainable_parameters(self):
+        return self.student.parameters()
+
+    def eval_network(self) -> nn.Module:
+        return self.student
+
+    def export_key(self) -> str:
+        return "student"

@@ -28,3 +28,19 @@ def test_import_lists_the_zoo():
     done = subprocess.run([sys.executable, "-c", "import sskd; print(sskd.models.list_models())"],
                           capture_output=True, text=True)
     assert done.returncode == 0 and "'wrn_16_2'" in done.stdout
+
+
+def test_distill_sets_up_the_method_stages(tmp_path, capsys):
+    ckpt = tmp_path / "t.pth"
+    ckpt.write_bytes(b"")
+    assert main(["distill", "--teacher", "resnet8", "--teacher-ckpt", str(ckpt), "--student", "resnet8",
+                 "--epochs", "4", "--print-config"]) == 0
+    import yaml
+
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert [(s["method"], s["epochs"]) for s in config["stages"]] == [("sskd_teacher_head", 60), ("sskd", 4)]
+    assert config["teacher"] == {"name": "resnet8", "checkpoint": str(ckpt), "args": {}}
+    assert main(["distill", "--method", "kd", "--teacher", "resnet8", "--teacher-ckpt", str(ckpt),
+                 "--print-config"]) == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert [s["method"] for s in config["stages"]] == ["kd"]

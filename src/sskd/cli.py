@@ -39,7 +39,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the run in RUN_DIR from its last checkpoint (uses its config.yaml)")
     g = p.add_argument_group("model and data")
-    g.add_argument("--model", help="network to train (see `sskd models`); default resnet8")
+    g.add_argument("--model", "--student", dest="model",
+                   help="network to train, the student when distilling (see `sskd models`); default resnet8")
     g.add_argument("--teacher", help="teacher network of a distillation method (see `sskd models`)")
     g.add_argument("--teacher-ckpt", help="the teacher's weights: a run's model.safetensors or an original checkpoint")
     g.add_argument("--dataset", help="data set name (see `sskd datasets`); default digits")
@@ -87,8 +88,21 @@ def given_options(args: argparse.Namespace) -> list[str]:
     return ["--" + n.replace("_", "-") for n in names]
 
 
+# `sskd distill --method M`: the stages M runs, before flags apply to the last one.
+DISTILL_STAGES = {
+    "kd": [{"name": "student", "method": "kd"}],
+    "sskd": [{"name": "teacher_head", "method": "sskd_teacher_head", "epochs": 60, "milestones": [30, 45]},
+             {"name": "student", "method": "sskd"}],
+}
+
+
 def train_config_from_args(args: argparse.Namespace):
     raw = load_recipe(args.recipe) if args.recipe else {}
+    if getattr(args, "command", None) == "distill" and "stages" not in raw:
+        if args.method not in DISTILL_STAGES:
+            raise ConfigError(f"--method: distill knows {', '.join(DISTILL_STAGES)}; got {args.method!r}")
+        raw["stages"] = [dict(s) for s in DISTILL_STAGES[args.method]]
+        args.method = None
     for attr, key in TRAIN_FLAGS.items():
         value = getattr(args, attr)
         if value is not None:
@@ -137,6 +151,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from sskd.experiments.demo import DemoPlan, format_results, run_demo
+
+    out = Path(args.out_dir)
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError(f"--out-dir {out} is not empty; pick another")
+    plan = DemoPlan(out, teacher=args.teacher, student=args.student, teacher_epochs=args.teacher_epochs,
+                    student_epochs=args.student_epochs, seeds=tuple(args.seeds), device=args.device,
+                    amp=args.amp, progress=args.progress)
+    results = run_demo(plan, log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(format_results(results))
+    print(f"results: {out / 'results.json'}, plot: {out / 'results.png'}, runs: {out}/*/")
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from sskd.models import list_models, model_entry
 
@@ -149,9 +178,11 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_recipes(args: argparse.Namespace) -> int:
     from sskd.config import RECIPES_DIR, list_recipes
 
-    for name in list_recipes():
+    names = list_recipes()
+    width = max(map(len, names), default=0) + 2
+    for name in names:
         first = (RECIPES_DIR / f"{name}.yaml").read_text().splitlines()[:1]
-        print(f"{name:<24} {first[0].lstrip('# ') if first else ''}")
+        print(f"{name:<{width}}{first[0].lstrip('# ') if first else ''}")
     return 0
 
 
@@ -176,6 +207,13 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Train from a recipe and/or flags. Runs under torchrun too.")
     add_train_arguments(train)
     train.set_defaults(func=cmd_train)
+    distill = sub.add_parser("distill", help="distil a teacher into a student (kd, sskd)",
+                             description="Like `sskd train`, with the stages of a distillation method "
+                                         "(sskd: the teacher head for 60 epochs, then the student); "
+                                         "flags apply to the student stage.")
+    add_train_arguments(distill)
+    distill.set_defaults(func=cmd_train, method="sskd")
+
     ev = sub.add_parser("eval", help="top-1/top-5 of a checkpoint on a data set",
                         description="Evaluate a trained network: a run's model.safetensors (model and "
                                     "data set read from its metadata) or any checkpoint with --model.")
@@ -189,6 +227,21 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     ev.add_argument("--amp", choices=["none", "bf16", "fp16"], default="none", help="mixed precision")
     ev.set_defaults(func=cmd_eval)
+    demo = sub.add_parser("demo", help="teacher → CE / KD / SSKD students on digits, over seeds",
+                          description="The demo: trains a teacher on the embedded digits, then students "
+                                      "with cross-entropy, KD and SSKD for several seeds, and prints a table.")
+    demo.add_argument("--out-dir", default="runs/demo", help="where the runs go; must be new or empty")
+    demo.add_argument("--teacher", default="resnet20", help="teacher network; default resnet20")
+    demo.add_argument("--student", default="resnet8", help="student network; default resnet8")
+    demo.add_argument("--teacher-epochs", type=int, default=30, help="teacher epochs; default 30")
+    demo.add_argument("--student-epochs", type=int, default=15, help="student epochs; default 15")
+    demo.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="student seeds; default 0 1 2")
+    demo.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    demo.add_argument("--amp", choices=["auto", "none", "bf16", "fp16"], default="auto",
+                      help="mixed precision; auto = bf16 where the device computes it natively")
+    demo.add_argument("--progress", choices=["auto", "bar", "lines", "none"], default="none",
+                      help="progress of each run; default none (one line per epoch)")
+    demo.set_defaults(func=cmd_demo)
     sub.add_parser("models", help="list the model zoo").set_defaults(func=cmd_models)
     sub.add_parser("datasets", help="list the data sets that can be read").set_defaults(func=cmd_datasets)
     sub.add_parser("recipes", help="list the recipes shipped with sskd").set_defaults(func=cmd_recipes)

@@ -81,8 +81,8 @@ class TeacherConfig:
     args: dict = field(default_factory=dict)
 
     def validate(self, key: str) -> None:
-        if (self.name is None) != (self.checkpoint is None):
-            raise ConfigError(f"{key}: give both name and checkpoint, or neither")
+        if self.checkpoint is not None and self.name is None:
+            raise ConfigError(f"{key}.name: a teacher checkpoint needs the teacher's network name")
 
 
 @dataclass

@@ -33,7 +33,7 @@ def preflight(config: RunConfig) -> None:
             model_entry(config.teacher.name)
         except ValueError as exc:
             raise ConfigError(f"teacher.name: {exc}") from None
-        if not os.path.isfile(config.teacher.checkpoint):
+        if config.teacher.checkpoint is not None and not os.path.isfile(config.teacher.checkpoint):
             raise ConfigError(f"teacher.checkpoint: no such file {config.teacher.checkpoint!r}")
     if config.data.name.lower() not in list_datasets():
         raise ConfigError(f"data.name: unknown data set {config.data.name!r}; valid: {', '.join(list_datasets())}")
@@ -48,7 +48,7 @@ def preflight(config: RunConfig) -> None:
         if stage.args and not dataclasses.fields(cls.Hparams):
             raise ConfigError(f"stages[{k}].args: method {stage.method!r} takes no arguments, got {stage.args}")
         build_dataclass(cls.Hparams, stage.args, f"stages[{k}].args")
-        if cls.needs_teacher and config.teacher.name is None:
+        if cls.needs_teacher and (config.teacher.name is None or config.teacher.checkpoint is None):
             raise ConfigError(f"teacher: method {stage.method!r} (stages[{k}]) needs a teacher: set "
                               f"teacher.name and teacher.checkpoint (--teacher, --teacher-ckpt)")
     try:

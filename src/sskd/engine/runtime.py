@@ -38,6 +38,17 @@ def setup_runtime(speed: SpeedConfig, device: torch.device) -> None:
         torch.use_deterministic_algorithms(True, warn_only=device.type != "cpu")
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 natively (CUDA with bf16, or a CPU with
+    AVX512-BF16 or AMX); elsewhere bf16 autocast works but is slow."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+    return False
+
+
 def amp_dtype(speed: SpeedConfig) -> torch.dtype | None:
     return {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[speed.amp]
 

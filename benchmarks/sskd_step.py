@@ -1,0 +1,95 @@
+"""Time an SSKD training step against a plain KD step for one teacher → student pair,
+in one run: views/s (images × views through the student), peak memory, and the ratio.
+
+    python benchmarks/sskd_step.py --teacher resnet32x4 --student resnet8x4 --batch 64
+
+The teacher gets random weights (its values do not change the cost).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from sskd.config import config_from_dict
+from sskd.data import make_views
+from sskd.engine.checkpoint import export_model
+from sskd.methods import MethodContext, build_method
+from sskd.models import build_model
+
+
+def build(method: str, teacher: str, student: str, ckpt: Path, device: torch.device):
+    networks = nn.ModuleDict()
+    stages = ([{"name": "head", "method": "sskd_teacher_head", "epochs": 1}] if method == "sskd" else []) + \
+             [{"name": "student", "method": method, "epochs": 1}]
+    config = config_from_dict({"model": {"name": student}, "teacher": {"name": teacher, "checkpoint": str(ckpt)},
+                               "stages": stages})
+    for k, stage in enumerate(config.stages):
+        built = build_method(MethodContext(config, stage, 100, networks), f"stages[{k}]")
+    return built.to(device).train()
+
+
+def measure(method_name: str, args, ckpt: Path, device: torch.device) -> tuple[float, float]:
+    method = build(method_name, args.teacher, args.student, ckpt, device)
+    maker = make_views(method.views, mean=(0.5,) * 3, std=(0.25,) * 3, train=True)
+    opt = torch.optim.SGD(list(method.trainable_parameters()), lr=0.01, momentum=0.9)
+    g = torch.Generator(device=device).manual_seed(0)
+    images = torch.randint(0, 256, (args.batch, 3, 32, 32), dtype=torch.uint8, device=device)
+    labels = torch.randint(0, 100, (args.batch,), device=device)
+
+    def step():
+        batch = maker(images, labels, g)
+        _, losses = method.forward_train(batch)
+        opt.zero_grad(set_to_none=True)
+        torch.stack(list(losses.values())).sum().backward()
+        opt.step()
+        return batch.views.shape[1]
+
+    for _ in range(args.warmup):
+        views = step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    for _ in range(args.iters):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    peak = (torch.cuda.max_memory_allocated() if device.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**20
+    return args.batch * views * args.iters / seconds, args.batch * args.iters / seconds, peak
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--teacher", default="resnet32x4")
+    p.add_argument("--student", default="resnet8x4")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--iters", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = p.parse_args()
+    device = torch.device(args.device)
+    if device.type == "cpu":
+        torch.set_flush_denormal(True)
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = Path(tmp) / "teacher.safetensors"
+        export_model(build_model(args.teacher, num_classes=100), ckpt, {"model": args.teacher})
+        kd = measure("kd", args, ckpt, device)
+        sskd = measure("sskd", args, ckpt, device)
+    mem = "peak GPU memory" if device.type == "cuda" else "peak process RSS (cumulative)"
+    print(f"{args.teacher} -> {args.student}, batch {args.batch} images, {device}, torch {torch.__version__}")
+    for name, (vps, ips, peak) in (("KD", kd), ("SSKD", sskd)):
+        print(f"  {name:<5} {vps:9.1f} views/s  {ips:8.1f} images/s  {mem} {peak:8.0f} MiB")
+    print(f"  SSKD/KD step time per image: ×{kd[1] / sskd[1]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

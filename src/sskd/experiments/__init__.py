@@ -1,0 +1,1 @@
+"""Experiments built from runs: the demo, and (later) the papers' tables."""

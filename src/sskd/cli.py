@@ -98,13 +98,15 @@ DISTILL_STAGES = {
 
 def train_config_from_args(args: argparse.Namespace):
     raw = load_recipe(args.recipe) if args.recipe else {}
-    if getattr(args, "command", None) == "distill" and "stages" not in raw:
+    distill = getattr(args, "command", None) == "distill"
+    if distill and "stages" not in raw:
         if args.method not in DISTILL_STAGES:
             raise ConfigError(f"--method: distill knows {', '.join(DISTILL_STAGES)}; got {args.method!r}")
         raw["stages"] = [dict(s) for s in DISTILL_STAGES[args.method]]
-        args.method = None
     for attr, key in TRAIN_FLAGS.items():
         value = getattr(args, attr)
+        if distill and attr == "method":
+            continue  # chose the stages above
         if value is not None:
             apply_override(raw, f"{key}={json.dumps(value)}")
     for attr, key in TRAIN_SWITCHES.items():

@@ -7,7 +7,6 @@ from sskd.data import (
     ArrayDataset,
     DatasetFormatError,
     ImageFolderDataset,
-    UnknownDatasetError,
     dataset_info,
     list_datasets,
     load_dataset,

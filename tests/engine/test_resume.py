@@ -6,7 +6,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 from safetensors.torch import load_file
 
 ARGS = ["--model", "resnet8", "--dataset", "digits", "--train-fraction", "0.25", "--epochs", "3", "--batch-size", "16",

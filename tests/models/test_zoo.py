@@ -238,3 +238,29 @@ def test_vgg_pools_between_blocks_3_and_4_only_for_64px_input():
         large = model(torch.randn(1, 3, 64, 64))
     assert [f.shape[-1] for f in small.feats] == [32, 16, 8, 4, 4]
     assert [f.shape[-1] for f in large.feats] == [64, 32, 16, 8, 4]
+
+
+def conv_linear_macs(model: nn.Module, size: int = 32) -> int:
+    """Multiply-accumulates of convolutions and linear layers, counted as HSSAKD.md §2.5 does."""
+    total = [0]
+
+    def hook(module, inputs, output):
+        if isinstance(module, nn.Conv2d):
+            k = module.kernel_size[0] * module.kernel_size[1]
+            total[0] += output[0].numel() * module.in_channels // module.groups * k
+        elif isinstance(module, nn.Linear):
+            total[0] += module.in_features * module.out_features
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()]
+    with torch.no_grad():
+        model.eval()(torch.randn(1, 3, size, size))
+    for h in handles:
+        h.remove()
+    return total[0]
+
+
+def test_mobilenetv2_macs_of_each_stem():
+    """HSSAKD.md §2.5 reports 25.7M MACs for its MobileNetV2: the stride-1 stem."""
+    assert round(conv_linear_macs(build_model("MobileNetV2", stem_stride=1)) / 1e6, 1) == 25.7
+    assert round(conv_linear_macs(build_model("MobileNetV2")) / 1e6, 1) == 6.5
+    assert round(conv_linear_macs(build_model("wrn_40_2")) / 1e6, 1) == 327.6

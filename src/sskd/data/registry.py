@@ -19,7 +19,7 @@ from sskd.data.digits import digits_info, load_digits
 from sskd.data.stl10 import load_stl10, stl10_info
 from sskd.data.svhn import load_svhn, svhn_info
 
-__all__ = ["load_dataset", "dataset_info", "list_datasets", "UnknownDatasetError"]
+__all__ = ["FOLDER_DATASETS", "load_dataset", "dataset_info", "list_datasets", "UnknownDatasetError"]
 
 _ARRAY_LOADERS = {
     "cifar100": (load_cifar100, cifar100_info),
@@ -28,7 +28,7 @@ _ARRAY_LOADERS = {
     "svhn": (load_svhn, svhn_info),
     "digits": (load_digits, digits_info),
 }
-_FOLDER_DATASETS = ("imagenet", "image_folder")
+FOLDER_DATASETS = ("imagenet", "image_folder")
 _NEEDS_NO_ROOT = ("digits",)
 IMAGENET_NUM_CLASSES = 1000
 
@@ -42,7 +42,7 @@ class UnknownDatasetError(KeyError, ValueError):
 
 def list_datasets() -> list[str]:
     """The names ``load_dataset`` accepts, sorted."""
-    return sorted([*_ARRAY_LOADERS, *_FOLDER_DATASETS])
+    return sorted([*_ARRAY_LOADERS, *FOLDER_DATASETS])
 
 
 def _canonical(name: str) -> str:

@@ -12,9 +12,8 @@ from sskd.config import SpeedConfig
 from sskd.data.views import ViewMaker
 from sskd.engine.distributed import DistInfo
 from sskd.engine.meter import DeviceMeter, topk_correct
+from sskd.data.registry import FOLDER_DATASETS
 from sskd.engine.runtime import autocast
-
-FOLDER_DATASETS = ("imagenet", "image_folder")
 
 
 @torch.inference_mode()

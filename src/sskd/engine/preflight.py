@@ -9,8 +9,7 @@ import os
 import torch
 
 from sskd.config import ConfigError, RunConfig, build_dataclass
-
-FOLDER_DATASETS = ("imagenet", "image_folder")
+from sskd.data.registry import FOLDER_DATASETS
 
 
 def preflight(config: RunConfig) -> None:

@@ -92,7 +92,7 @@ def _train(config, run_dir, resume, stream, dist) -> dict[str, Any]:
             runner.load_state_dict(saved)
             start_epoch = saved["epoch"]
             if records_dir is not None:
-                records = records_dir.truncate_metrics(saved["records"])
+                records[:] = records_dir.truncate_metrics(saved["records"])
             progress.message(f"resumed {run_path} at stage {stage.name!r} after epoch {start_epoch}")
             saved = None
 

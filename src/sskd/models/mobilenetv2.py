@@ -8,7 +8,6 @@ HSSAKD's code uses the same network with a stride-1 stem (HSSAKD.md §2.3); pass
 
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sskd.models.base import ZooNet

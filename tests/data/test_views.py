@@ -33,7 +33,7 @@ from sskd.data.views import (
 
 MEAN = (0.5071, 0.4865, 0.4409)
 STD = (0.2673, 0.2564, 0.2762)
-MAKERS = ["standard", "sskd", "hssakd", "sskd_paper"]
+MAKERS = ["standard", "sskd", "hssakd", "sskd_paper", "jigsaw"]
 ROTATION_MAKERS = ["sskd", "hssakd"]
 DEVICES = [
     "cpu",

@@ -6,9 +6,10 @@ images at once, from the ``generator`` argument (a ``torch.Generator`` living on
 ``None`` means the device's default generator), so a seeded generator reproduces a batch bit for
 bit. There is no Python loop over images anywhere.
 
-Small constant tensors (normalisation scale/shift, luma weights, rotation tables, YIQ matrices)
-are built directly on the device by scalar fills, never copied from host memory, and cached
-per (values, dtype, device), so steady-state calls issue no host<->device transfer or sync.
+Small constant tensors (normalisation scale/shift, luma weights, rotation tables, YIQ matrices,
+jigsaw permutation and tile tables) are built directly on the device by scalar fills or
+``arange`` arithmetic, never copied from host memory, and cached per (values, dtype, device), so
+steady-state calls issue no host<->device transfer or sync.
 
 These are the building blocks of the multi-view batches of SSKD (Xu et al., "Knowledge
 Distillation Meets Self-Supervision", ECCV 2020) and HSSAKD (Yang et al., "Hierarchical
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
@@ -41,6 +43,9 @@ __all__ = [
     "grayscale",
     "random_grayscale",
     "color_jitter",
+    "jigsaw_permutations",
+    "permute_tiles",
+    "random_jigsaw",
 ]
 
 LUMA_WEIGHTS: Tuple[float, float, float] = (0.299, 0.587, 0.114)
@@ -379,3 +384,121 @@ def color_jitter(x: torch.Tensor, brightness: float = 0.0, contrast: float = 0.0
     if hue:
         out = _hue_rotate(out, 2 * math.pi * hue * (2 * u[3] - 1))
     return out
+
+
+# --- jigsaw (Noroozi & Favaro, ECCV 2016) ----------------------------------------------------
+
+def _check_grid(grid: int) -> int:
+    """``grid`` as an int if it is a supported jigsaw grid size (only 2 for now)."""
+    if isinstance(grid, bool) or not isinstance(grid, numbers.Integral) or grid != 2:
+        raise ValueError(
+            f"only grid=2 (the 24 permutations of 2x2 tiles) is supported, got grid={grid!r}; "
+            "a 3x3 grid has 362880 permutations, of which jigsaw training uses a chosen subset")
+    return int(grid)
+
+
+@functools.lru_cache(maxsize=16)
+def _jigsaw_table(grid: int, device: torch.device) -> torch.Tensor:
+    """Cached int64 ``[(grid*grid)!, grid*grid]``, rows in ``itertools.permutations`` order.
+
+    Built on the device from the factorial-base (Lehmer) digits d_k of the row index: entry k of
+    the row is the d_k-th smallest element not used by entries 0..k-1, which gives exactly
+    lexicographic order. One small loop over the grid*grid positions, none over permutations.
+    """
+    n = grid * grid
+    with torch.inference_mode(False):
+        index = torch.arange(math.factorial(n), device=device)
+        free = torch.ones(index.shape[0], n, dtype=torch.bool, device=device)
+        columns = []
+        for k in range(n):
+            digit = (index // math.factorial(n - 1 - k)) % (n - k)
+            rank = free.cumsum(1) - 1  # rank of each free element among the free ones
+            pick = (free & (rank == digit.unsqueeze(1))).to(torch.int32).argmax(dim=1)
+            columns.append(pick)
+            free.scatter_(1, pick.unsqueeze(1), False)
+        return torch.stack(columns, dim=1)
+
+
+def jigsaw_permutations(grid: int, device=None) -> torch.Tensor:
+    """All permutations of the ``grid * grid`` jigsaw tiles, as int64 ``[P, grid*grid]``.
+
+    Rows follow ``itertools.permutations(range(grid * grid))`` (lexicographic) order, so row 0 is
+    the identity; P = (grid*grid)!. Only ``grid == 2`` (P = 24) is supported: other values raise
+    ``ValueError``. ``device``: where the table is made (default CPU); it is built there, never
+    copied from the host, and cached per device (this returns a fresh copy of the cached table).
+    """
+    grid = _check_grid(grid)
+    device = torch.device("cpu") if device is None else torch.device(device)
+    return _jigsaw_table(grid, device).clone()
+
+
+def _check_tiles(height: int, width: int, grid: int) -> None:
+    if isinstance(grid, bool) or not isinstance(grid, numbers.Integral) or grid < 1:
+        raise ValueError(f"grid must be an integer >= 1, got {grid!r}")
+    if height % grid or width % grid:
+        raise ValueError(f"jigsaw tiles need image height H={height} and width W={width} "
+                         f"divisible by grid={grid}")
+
+
+@functools.lru_cache(maxsize=16)
+def _tile_tables(height: int, width: int, grid: int,
+                 device: torch.device) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Cached int64 ``(tile_of [H*W], offset [H*W], origin [grid*grid])`` of row-major tiles.
+
+    Pixel p of an ``H x W`` image lies in tile ``tile_of[p]`` at flat offset ``offset[p]`` from
+    that tile's top-left pixel, and tile t's top-left pixel is ``origin[t]`` (flat indices).
+    """
+    th, tw = height // grid, width // grid
+    with torch.inference_mode(False):
+        rows = torch.arange(height, device=device).view(height, 1)
+        cols = torch.arange(width, device=device).view(1, width)
+        tile_of = ((rows // th) * grid + cols // tw).reshape(-1)
+        offset = ((rows % th) * width + cols % tw).reshape(-1)
+        tiles = torch.arange(grid * grid, device=device)
+        origin = (tiles // grid) * th * width + (tiles % grid) * tw
+    return tile_of, offset, origin
+
+
+def permute_tiles(x: torch.Tensor, perms: torch.Tensor, grid: int) -> torch.Tensor:
+    """Shuffle the tiles of every image: a batched jigsaw puzzle.
+
+    ``x``: ``[N, C, H, W]``, cut into a ``grid x grid`` array of ``(H / grid) x (W / grid)``
+    tiles numbered row-major; ``perms``: int64 ``[N, grid*grid]``, one permutation per image.
+    Returns ``[N, C, H, W]`` whose tile at position j is the input's tile ``perms[n, j]`` (so
+    ``perms`` row 0 of :func:`jigsaw_permutations` leaves the image unchanged, and the inverse
+    permutation ``perms.argsort(1)`` undoes it). The whole batch is one ``torch.gather``. Raises
+    ``ValueError`` if H or W is not divisible by ``grid``; on CPU also if a row of ``perms`` is not
+    a permutation of ``0 .. grid*grid - 1`` (not checked on other devices, to avoid a sync).
+    """
+    _check_batch(x)
+    n, c, h, w = x.shape
+    _check_tiles(h, w, grid)
+    t = grid * grid
+    if perms.shape != (n, t) or perms.is_floating_point() or perms.dtype == torch.bool:
+        raise ValueError(f"perms must be integer [{n}, {t}] (one permutation of the {t} tiles "
+                         f"per image), got {perms.dtype} {tuple(perms.shape)}")
+    perms = perms.to(device=x.device, dtype=torch.int64)
+    if perms.device.type == "cpu" and n and not torch.equal(
+            perms.sort(dim=1).values, torch.arange(t).expand(n, t)):
+        raise ValueError(f"every row of perms must be a permutation of 0..{t - 1}")
+    tile_of, offset, origin = _tile_tables(h, w, int(grid), x.device)
+    src = origin[perms].index_select(1, tile_of) + offset  # [N, H*W] source pixel per output pixel
+    out = x.reshape(n, c, h * w).gather(2, src.unsqueeze(1).expand(n, c, h * w))
+    return out.view(n, c, h, w)
+
+
+def random_jigsaw(x: torch.Tensor, generator: Generator = None,
+                  grid: int = 2) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Shuffle the ``grid x grid`` tiles of each image of ``[N, C, H, W]`` by a random permutation.
+
+    Each image's permutation is drawn uniformly from the non-identity rows ``1 .. P-1`` of
+    :func:`jigsaw_permutations` (``P = 24`` for the only supported ``grid == 2``). Returns
+    ``(shuffled [N, C, H, W], perm_index int64 [N])``, with
+    ``shuffled == permute_tiles(x, jigsaw_permutations(grid, x.device)[perm_index], grid)``.
+    """
+    _check_batch(x)
+    grid = _check_grid(grid)
+    _check_tiles(x.shape[-2], x.shape[-1], grid)
+    table = _jigsaw_table(grid, x.device)
+    index = torch.randint(1, table.shape[0], (x.shape[0],), generator=generator, device=x.device)
+    return permute_tiles(x, table[index], grid), index

@@ -17,11 +17,20 @@ Makers (``make_views(name, mean=..., std=..., train=..., crop_padding=4)``, name
   joint (class, rotation) targets are ``joint_labels(batch.labels, batch.transform_ids)``.
 * ``"sskd_paper"``: the four transformations named in the SSKD paper, V = 5; see
   :class:`SSKDPaperViews`.
+* ``"jigsaw"``: the jigsaw pretext task (Noroozi & Favaro, ECCV 2016; one of the pretext tasks
+  compared in Table 2 of the SSKD paper), V = 4. Train: one RandomCrop (pad 4) + flip per image
+  shared by the 4 views; view 0 is that image, views 1-3 are it with its 2 x 2 tiles shuffled by
+  independent random non-identity permutations. Test: the same without the crop and flip. The
+  permutation targets are ``jigsaw_targets(batch.transform_ids)``; see :class:`JigsawViews`.
 
 ``transform_ids`` ``[B, V]`` says which transformation each view got, in one vocabulary shared
 by all makers: ``IDENTITY = 0``, ``ROT90/ROT180/ROT270 = 1/2/3`` (so the id of a rotated view is
-its rotation index r), ``GRAYSCALE = 4``, ``RESIZED_CROP = 5``, ``COLOR_DISTORTION = 6``; names
-in ``TRANSFORM_NAMES``. The crop/flip applied to every view of a training batch is not recorded.
+its rotation index r), ``GRAYSCALE = 4``, ``RESIZED_CROP = 5``, ``COLOR_DISTORTION = 6``,
+``JIGSAW = 7``; names in ``TRANSFORM_NAMES``. A view whose tiles were shuffled by permutation p
+(the row index into ``sskd.data.augment.jigsaw_permutations(2)``, p in 1..23 for the 2 x 2 grid;
+p = 0 is the identity and is never drawn) has id ``JIGSAW + p``, so ids ``JIGSAW + 1`` ..
+``JIGSAW + 23`` (8..30) are all jigsaw views; ``jigsaw_targets(transform_ids)`` gives p back, 0
+for every other view. The crop/flip applied to every view of a training batch is not recorded.
 
 ``crop_padding`` (default 4) is the zero padding of every training-time RandomCrop above; 0
 leaves the pad-and-crop step out (flips and everything else unchanged). Use 0 for image-folder
@@ -42,6 +51,7 @@ from sskd.data.augment import (
     normalize,
     random_crop,
     random_hflip,
+    random_jigsaw,
     random_resized_crop,
     random_rotate90,
     rotate90,
@@ -51,15 +61,19 @@ from sskd.registry import Registry
 
 __all__ = [
     "IDENTITY", "ROT90", "ROT180", "ROT270", "GRAYSCALE", "RESIZED_CROP", "COLOR_DISTORTION",
-    "TRANSFORM_NAMES", "MultiViewBatch", "flatten_views", "unflatten_views", "joint_labels",
-    "ViewMaker", "StandardViews", "SSKDViews", "HSSAKDViews", "SSKDPaperViews", "VIEW_MAKERS",
-    "register_view_maker", "make_views", "list_view_makers",
+    "JIGSAW", "TRANSFORM_NAMES", "MultiViewBatch", "flatten_views", "unflatten_views",
+    "joint_labels", "jigsaw_targets", "ViewMaker", "StandardViews", "SSKDViews", "HSSAKDViews",
+    "SSKDPaperViews", "JigsawViews", "VIEW_MAKERS", "register_view_maker", "make_views",
+    "list_view_makers",
 ]
 
-IDENTITY, ROT90, ROT180, ROT270, GRAYSCALE, RESIZED_CROP, COLOR_DISTORTION = range(7)
+IDENTITY, ROT90, ROT180, ROT270, GRAYSCALE, RESIZED_CROP, COLOR_DISTORTION, JIGSAW = range(8)
 TRANSFORM_NAMES: Tuple[str, ...] = (
     "identity", "rot90", "rot180", "rot270", "grayscale", "resized_crop", "color_distortion",
+    "jigsaw",
 )
+_JIGSAW_PERMUTATIONS = 24
+"""Number of 2 x 2 jigsaw permutations: ids ``JIGSAW .. JIGSAW + 23`` are reserved for them."""
 CROP_PADDING = 4
 """Default zero padding of the training-time RandomCrop (``crop_padding``)."""
 
@@ -105,6 +119,19 @@ def joint_labels(labels: torch.Tensor, rotations: torch.Tensor,
     if rotations.dim() == y.dim() + 1:
         y = y.unsqueeze(-1)
     return num_rotations * y + rotations.to(torch.int64)
+
+
+def jigsaw_targets(transform_ids: torch.Tensor) -> torch.Tensor:
+    """The jigsaw permutation index of every view: ``transform_ids - JIGSAW`` for jigsaw views.
+
+    ``transform_ids``: int ``[...]`` (e.g. ``[B, V]`` of the "jigsaw" maker). Returns int64 of the
+    same shape: p in 1..23 for a view with id ``JIGSAW + p``, and 0 (the identity permutation,
+    row 0 of ``jigsaw_permutations(2)``) for every view that is not a jigsaw view. Computed on
+    the ids' device with ``torch.where``; ``.reshape(-1)`` lines it up with :func:`flatten_views`.
+    """
+    ids = transform_ids.to(torch.int64)
+    is_jigsaw = (ids > JIGSAW) & (ids < JIGSAW + _JIGSAW_PERMUTATIONS)
+    return torch.where(is_jigsaw, ids - JIGSAW, 0)
 
 
 class ViewMaker:
@@ -330,4 +357,34 @@ class SSKDPaperViews(ViewMaker):
         ids = _constant_ids(b, [IDENTITY, GRAYSCALE, 0, RESIZED_CROP, 0], x.device)
         ids[:, 2] = k
         ids[:, 4] = torch.where(applied, COLOR_DISTORTION, IDENTITY)
+        return views, ids
+
+
+@register_view_maker("jigsaw")
+class JigsawViews(ViewMaker):
+    """Jigsaw views (Noroozi & Favaro, ECCV 2016), a pretext task of the SSKD paper's Table 2.
+
+    Train: one RandomCrop(pad 4) + flip per image shared by all views; view 0 is that image (id
+    ``IDENTITY``), and views 1-3 are that image cut into ``grid x grid = 2 x 2`` tiles shuffled
+    by independent permutations drawn uniformly from the 23 non-identity ones (id
+    ``JIGSAW + p``, p the row of ``jigsaw_permutations(2)``; see ``random_jigsaw``). Test: no
+    crop or flip; the permutations are still drawn from ``generator`` (reproducible for a given
+    seed), as :class:`SSKDPaperViews` does. The permutation targets are
+    ``jigsaw_targets(transform_ids)`` (0 for view 0). H and W must be even (``ValueError``
+    otherwise); the images need not be square.
+    """
+
+    num_views = 4
+    grid: ClassVar[int] = 2
+
+    def _make(self, x, generator):
+        b, c, h, w = x.shape
+        if self.train:
+            x = _crop_and_flip(x, self.crop_padding, generator)
+        k = self.num_views - 1
+        repeated = x.unsqueeze(1).expand(b, k, c, h, w).reshape(b * k, c, h, w)
+        shuffled, p = random_jigsaw(repeated, generator, self.grid)  # image-major draws
+        views = torch.cat([x.unsqueeze(1), shuffled.view(b, k, c, h, w)], dim=1)
+        ids = torch.cat([torch.full((b, 1), IDENTITY, dtype=torch.int64, device=x.device),
+                         JIGSAW + p.view(b, k)], dim=1)
         return views, ids

@@ -99,12 +99,18 @@ class SpeedConfig:
 
 @dataclass
 class OutputConfig:
+    """Where a run writes. ``cache``: stages whose result depends only on a frozen teacher
+    checkpoint and their own settings (SSKD's teacher head) are trained once and reused from
+    ``cache_dir`` (default ``<dir>/cache``)."""
+
     dir: str = "runs"
     name: Optional[str] = None
     keep_checkpoints: int = 2
     log_every: int = 20
     tensorboard: bool = True
     progress: str = "auto"
+    cache: bool = True
+    cache_dir: Optional[str] = None
 
     def validate(self, key: str) -> None:
         _positive(self.keep_checkpoints, f"{key}.keep_checkpoints")
@@ -119,7 +125,9 @@ class StageConfig:
 
     Defaults are the papers' CIFAR recipe: SGD lr 0.05, momentum 0.9, weight decay 5e-4,
     240 epochs, ×0.1 at epochs 150/180/210 (stepped once per epoch). ``milestones: null``
-    (the default) scales that schedule to the stage's epochs.
+    (the default) scales that schedule to the stage's epochs. ``seed`` fixes the stage's
+    randomness (initialisation, batch order, augmentation) independently of the run's
+    seed, e.g. so that SSKD's teacher head is the same for every student seed (SSKD.md §2.2).
     """
 
     name: str = "train"
@@ -131,6 +139,7 @@ class StageConfig:
     nesterov: bool = False
     milestones: Optional[list] = None
     gamma: float = 0.1
+    seed: Optional[int] = None
     args: dict = field(default_factory=dict)
 
     def validate(self, key: str) -> None:
@@ -145,6 +154,8 @@ class StageConfig:
             raise ConfigError(f"{key}.nesterov: needs momentum > 0")
         if not 0 < self.gamma <= 1:
             raise ConfigError(f"{key}.gamma: must be in (0, 1], got {self.gamma}")
+        if self.seed is not None and self.seed < 0:
+            raise ConfigError(f"{key}.seed: must be >= 0, got {self.seed}")
         if self.milestones is None:
             self.milestones = scaled_milestones(self.epochs)
         for i, m in enumerate(self.milestones):
@@ -186,6 +197,11 @@ class RunConfig:
         for i, stage in enumerate(self.stages):
             stage.validate(f"stages[{i}]")
         return self
+
+    def stage_seed(self, index: int) -> int:
+        """The seed of stage ``index``: its own ``seed`` if set, else the run's."""
+        seed = self.stages[index].seed
+        return self.seed if seed is None else seed
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -81,3 +81,10 @@ def test_recipe_errors_name_the_file(tmp_path):
     code.write_text("seed: !!python/object/apply:os.system ['echo hi']\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_recipe(code)
+
+
+def test_a_stage_seed_overrides_the_run_seed_for_that_stage_only():
+    config = config_from_dict({"seed": 7, "stages": [{"name": "a", "seed": 0}, {"name": "b"}]})
+    assert [config.stage_seed(0), config.stage_seed(1)] == [0, 7]
+    with pytest.raises(ConfigError, match=r"stages\[1\]\.seed: must be >= 0"):
+        config_from_dict({"stages": [{"name": "a"}, {"name": "b", "seed": -1}]})

@@ -56,13 +56,16 @@ def test_two_processes_match_one(tmp_path, two_process_run):
     assert len(a) == len(b) == 3
     for ra, rb in zip(a, b):
         assert rb["train/loss"] == pytest.approx(ra["train/loss"], rel=1e-5)
-        assert rb["train/top1"] == pytest.approx(ra["train/top1"], abs=1e-6)
+        # Sums across processes differ by ~1e-7; at most one near-tie argmax (0.15 points) may flip.
+        assert abs(rb["train/top1"] - ra["train/top1"]) <= 0.2
         assert rb["test/loss"] == pytest.approx(ra["test/loss"], rel=1e-5)
         assert abs(rb["test/top1"] - ra["test/top1"]) <= 0.5
     wa = load_file(str(tmp_path / "one" / "model.safetensors"))
     wb = load_file(str(tmp_path / "two" / "model.safetensors"))
     for key in wa:
-        torch.testing.assert_close(wb[key], wa[key], rtol=0, atol=1e-3)
+        # Gradient sums split over two processes round differently (~1e-7) and 3 epochs at
+        # lr 0.1 amplify that to ~2e-3 on some batch orders; a sharding bug gives ~1e-1.
+        torch.testing.assert_close(wb[key], wa[key], rtol=0, atol=5e-3)
     # rank 0 alone writes the run directory
     assert len(list((tmp_path / "two").glob("checkpoints/s00-e*"))) == 2  # keep_checkpoints
     assert len((tmp_path / "two" / "metrics.jsonl").read_text().splitlines()) == 3

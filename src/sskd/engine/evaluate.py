@@ -13,7 +13,7 @@ from sskd.data.views import ViewMaker
 from sskd.engine.distributed import DistInfo
 from sskd.engine.meter import DeviceMeter, topk_correct
 from sskd.data.registry import FOLDER_DATASETS
-from sskd.engine.runtime import autocast
+from sskd.engine.runtime import autocast, to_channels_last_views
 
 
 @torch.inference_mode()
@@ -43,6 +43,36 @@ def evaluate(network: nn.Module, loader: Iterable, maker: ViewMaker, device: tor
         meter.add("top5", top5, 100.0)
         meter.add_count(n)
     network.train(was_training)
+    scores = meter.means(info)
+    scores.pop("n")
+    return scores
+
+
+@torch.inference_mode()
+def evaluate_method(method, loader: Iterable, maker: ViewMaker, device: torch.device,
+                    speed: SpeedConfig, info: DistInfo, seed: int = 0) -> dict[str, float]:
+    """The method's own test metrics (:meth:`Method.eval_metrics`) over every rank's shard.
+
+    ``maker`` is the method's ``eval_views`` maker in test mode; its random draws, if any,
+    come from a generator seeded with ``seed``, so every epoch sees the same views.
+    """
+    was_training = method.training
+    method.eval()
+    generator = torch.Generator(device=device).manual_seed(seed)
+    meter = DeviceMeter(device)
+    for images, labels in loader:
+        images = images.to(device, non_blocking=True)
+        labels = labels.to(device, non_blocking=True)
+        batch = maker(images, labels, generator)
+        if speed.channels_last:
+            batch = batch._replace(views=to_channels_last_views(batch.views))
+        with autocast(device, speed):
+            metrics = method.eval_metrics(batch)
+        n = labels.shape[0]
+        for name, value in metrics.items():
+            meter.add(name, value.float(), n)
+        meter.add_count(n)
+    method.train(was_training)
     scores = meter.means(info)
     scores.pop("n")
     return scores

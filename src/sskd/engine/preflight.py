@@ -46,7 +46,12 @@ def preflight(config: RunConfig) -> None:
             raise ConfigError(f"stages[{k}].method: {exc}") from None
         if stage.args and not dataclasses.fields(cls.Hparams):
             raise ConfigError(f"stages[{k}].args: method {stage.method!r} takes no arguments, got {stage.args}")
-        build_dataclass(cls.Hparams, stage.args, f"stages[{k}].args")
+        try:
+            cls.check_hparams(build_dataclass(cls.Hparams, stage.args, f"stages[{k}].args"))
+        except ValueError as exc:
+            if isinstance(exc, ConfigError):
+                raise
+            raise ConfigError(f"stages[{k}].args: {exc}") from None
         if cls.needs_teacher and (config.teacher.name is None or config.teacher.checkpoint is None):
             raise ConfigError(f"teacher: method {stage.method!r} (stages[{k}]) needs a teacher: set "
                               f"teacher.name and teacher.checkpoint (--teacher, --teacher-ckpt)")
@@ -56,6 +61,9 @@ def preflight(config: RunConfig) -> None:
         raise ConfigError(f"device: {exc}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device: {config.device!r} asked for, but CUDA is not available here")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ConfigError(f"device: {config.device!r} asked for, but this machine has "
+                          f"{torch.cuda.device_count()} CUDA device(s)")
     if device.index is not None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ConfigError(f"device: {config.device!r} names one GPU, but under torchrun every process "
                           f"needs its own: use 'cuda' (each process takes its LOCAL_RANK)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -18,7 +19,8 @@ from sskd.engine.distributed import barrier, broadcast_object, init_distributed,
 from sskd.engine.plots import plot_run
 from sskd.engine.preflight import preflight
 from sskd.engine.progress import Progress
-from sskd.engine.rundir import RunDirectory, default_run_name, stage_summary
+from sskd.engine.rundir import RunDirectory, split_scores, default_run_name, stage_summary
+from sskd.engine.stage_cache import StageCache, cache_directory, stage_cache_key
 from sskd.engine.runtime import resolve_device, seed_everything, setup_runtime, stage_build_seed
 from sskd.engine.trainer import StageEnv, StageRunner
 from sskd.methods import MethodContext, build_method
@@ -66,16 +68,19 @@ def _train(config, run_dir, resume, stream, dist) -> dict[str, Any]:
                         stream=stream)
     networks = nn.ModuleDict()
     records: list[dict[str, Any]] = []
+    cached: dict[str, dict[str, Any]] = {}
     if records_dir is not None and not resume:
         records_dir.write_config(config)
 
     loaders = {"test": eval_loader(data.test, config.data, device, dist)}
     if data.val is not None:
         loaders["val"] = eval_loader(data.val, config.data, device, dist)
-    train_batches = train_loader(data.train, config.data, config.seed, device, dist)
+    # Seed 0: each epoch's order comes from set_epoch(stage_epoch_seed(stage seed, ...)) alone,
+    # so a stage with its own seed sees the same batches whatever the run's seed.
+    train_batches = train_loader(data.train, config.data, 0, device, dist)
 
     for k, stage in enumerate(config.stages):
-        seed_everything(stage_build_seed(config.seed, k))
+        seed_everything(stage_build_seed(config.stage_seed(k), k))
         context = MethodContext(config, stage, data.info.num_classes, networks)
         method = build_method(context, f"stages[{k}]").to(device)
         if config.speed.channels_last:
@@ -85,6 +90,17 @@ def _train(config, run_dir, resume, stream, dist) -> dict[str, Any]:
         _check_checkpointed(method, networks, stage.method)
         if saved is not None and k < saved["stage"]:
             continue  # finished before the checkpoint; its networks are loaded below
+        cache_entry = _stage_cache_entry(config, k, method, dist) if saved is None else None
+        if cache_entry is not None and cache_entry.hit is not None:
+            meta = cache_entry.cache.load(cache_entry.hit, networks[method.export_key()])
+            cached[stage.name] = {"cached_from": str(cache_entry.hit), "epochs": stage.epochs,
+                                  "last_epoch": meta.get("scores", {})}
+            progress.message(f"[{stage.name}] reused {cache_entry.hit} (trained before for this "
+                             f"teacher checkpoint and these settings)")
+            if records_dir is not None and k == len(config.stages) - 1:
+                export_model(networks[method.export_key()], run_path / "model.safetensors",
+                             _export_metadata(config, data.info, method.export_key(), k))
+            continue
         runner = StageRunner(method, env)
         start_epoch = 0
         if saved is not None:
@@ -106,6 +122,11 @@ def _train(config, run_dir, resume, stream, dist) -> dict[str, Any]:
             barrier(dist)
 
         runner.run(start_epoch, on_epoch_end)
+        if records_dir is not None and cache_entry is not None:
+            stage_records = [r for r in records if r["stage"] == stage.name]
+            cache_entry.cache.save(stage.method, cache_entry.key, networks[method.export_key()],
+                                   {"teacher_checkpoint": config.teacher.checkpoint,
+                                    "scores": split_scores(stage_records[-1])})
         if records_dir is not None:
             export_model(networks[method.export_key()], run_path / "model.safetensors",
                          _export_metadata(config, data.info, method.export_key(), k))
@@ -113,12 +134,32 @@ def _train(config, run_dir, resume, stream, dist) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     if records_dir is not None:
         summary = _summarise(config, records, run_path, data.val is not None)
+        summary["stages"].update(cached)
         summary["wall_time_s"] = round(time.perf_counter() - started, 1)
         records_dir.write_summary(summary)
         plot_run(records, run_path / "plots")
         records_dir.close()
         progress.message(format_summary(summary))
     return broadcast_object(summary, dist)
+
+
+@dataclass
+class _CacheEntry:
+    cache: StageCache
+    key: dict[str, Any]
+    hit: Optional[Path]
+
+
+def _stage_cache_entry(config: RunConfig, k: int, method, dist) -> Optional[_CacheEntry]:
+    """The cache entry of stage ``k`` if its method is cacheable and caching is on; ``hit``
+    is the cached file if there is one (decided on rank 0, the same on every rank)."""
+    if not (method.cacheable and config.output.cache):
+        return None
+    cache = StageCache(cache_directory(config))
+    key = stage_cache_key(config, k, dist.world_size)
+    hit = cache.lookup(config.stages[k].method, key) if dist.is_main else None
+    hit = broadcast_object(str(hit) if hit else None, dist)
+    return _CacheEntry(cache, key, Path(hit) if hit else None)
 
 
 def crop_padding(train_set) -> int:
@@ -184,6 +225,10 @@ def format_summary(summary: dict[str, Any]) -> str:
              f"{summary.get('wall_time_s', float('nan')):.0f} s)"]
     for name, s in summary["stages"].items():
         if not s:
+            continue
+        if "cached_from" in s:
+            scores = " ".join(f"{k} {v:.2f}" for k, v in s["last_epoch"].items())
+            lines.append(f"  [{name}] reused from {s['cached_from']}: {scores}")
             continue
         last, best = s["last_epoch"], s["best_epoch"]
         line = (f"  [{name}] last epoch ({s['epochs']}): test top1 {last['test/top1']:.2f}"

@@ -88,10 +88,14 @@ def stage_summary(records: list[dict[str, Any]], select_on: Optional[str]) -> di
     last = records[-1]
     key = select_on or "test/top1"
     best = max(records, key=lambda r: (r.get(key, float("-inf")), -r["epoch"]))
-    out = {
+    return {
         "epochs": last["epoch"],
-        "last_epoch": {k: last[k] for k in ("test/top1", "test/top5", "val/top1") if k in last},
-        "best_epoch": {"epoch": best["epoch"], "selected_on": key,
-                       **{k: best[k] for k in ("test/top1", "test/top5", "val/top1") if k in best}},
+        "last_epoch": split_scores(last),
+        "best_epoch": {"epoch": best["epoch"], "selected_on": key, **split_scores(best)},
     }
-    return out
+
+
+def split_scores(record: dict[str, Any]) -> dict[str, Any]:
+    """A record's accuracies on the evaluation splits (``test/top1``, ``val/ss_top1``, ...)."""
+    return {k: v for k, v in record.items()
+            if k.startswith(("test/", "val/")) and not k.endswith("loss")}

@@ -13,7 +13,7 @@ from torch import nn
 from sskd.config import RunConfig, StageConfig
 from sskd.data import make_views
 from sskd.engine.distributed import DistInfo, all_reduce_sum, broadcast_buffers
-from sskd.engine.evaluate import evaluate
+from sskd.engine.evaluate import evaluate, evaluate_method
 from sskd.engine.meter import DeviceMeter, topk_correct
 from sskd.engine.progress import Progress
 from sskd.engine.runtime import autocast, stage_epoch_seed, to_channels_last_views
@@ -73,6 +73,8 @@ class StageRunner:
         self.maker = make_views(method.views, mean=env.mean, std=env.std, train=True,
                                 crop_padding=env.crop_padding)
         self.test_maker = make_views("standard", mean=env.mean, std=env.std, train=False)
+        self.method_maker = (make_views(method.eval_views, mean=env.mean, std=env.std, train=False)
+                             if method.eval_views else None)
 
     def state_dict(self) -> dict[str, Any]:
         return {"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict()}
@@ -92,6 +94,9 @@ class StageRunner:
             for split, loader in self.env.eval_loaders.items():
                 scores = evaluate(network, loader, self.test_maker, self.env.device,
                                   self.env.config.speed, self.env.dist)
+                if self.method_maker is not None:
+                    scores.update(evaluate_method(self.method, loader, self.method_maker, self.env.device,
+                                                  self.env.config.speed, self.env.dist))
                 record.update({f"{split}/{k}": v for k, v in scores.items()})
             on_epoch_end(epoch, record)
 
@@ -100,11 +105,11 @@ class StageRunner:
         lr = stage_lr(stage, epoch)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        seed = stage_epoch_seed(env.config.seed, env.stage_index, epoch, env.dist.rank)
+        seed = stage_epoch_seed(env.config.stage_seed(env.stage_index), env.stage_index, epoch, env.dist.rank)
         torch.manual_seed(seed)
         generator = torch.Generator(device=device).manual_seed(seed)
         # Same order on every rank (each takes its own shard), fresh for every stage and epoch.
-        env.train_loader.set_epoch(stage_epoch_seed(env.config.seed, env.stage_index, epoch, 0))
+        env.train_loader.set_epoch(stage_epoch_seed(env.config.stage_seed(env.stage_index), env.stage_index, epoch, 0))
         self.method.train()
         meter = DeviceMeter(device)
         first_bad = torch.full((), -1, dtype=torch.int64, device=device)

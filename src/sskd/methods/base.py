@@ -13,7 +13,7 @@ and one checkpoint holds them all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Iterator
+from typing import Callable, ClassVar, Iterator, Optional
 
 from torch import Tensor, nn
 
@@ -49,20 +49,37 @@ class Method(nn.Module):
     Subclasses set ``views`` (the view maker used for training batches, see
     :func:`sskd.data.make_views`), ``Hparams`` (a dataclass with the paper's defaults,
     filled from the stage's ``args``) and ``frozen`` (attributes naming networks that stay
-    in eval mode whatever mode the method is put in, e.g. the teacher).
+    in eval mode whatever mode the method is put in, e.g. the teacher). A method with
+    metrics of its own on the test set (e.g. SSKD's retrieval accuracy) sets ``eval_views``
+    to the view maker they need and implements :meth:`eval_metrics`. ``cacheable``: the
+    stage's result (its ``export_key`` network) depends only on the frozen teacher
+    checkpoint and the stage's own settings, so the engine may reuse it across runs.
     """
 
     views: ClassVar[str] = "standard"
+    eval_views: ClassVar[Optional[str]] = None
     Hparams: ClassVar[type] = NoHparams
     frozen: ClassVar[tuple[str, ...]] = ()
     needs_teacher: ClassVar[bool] = False
+    cacheable: ClassVar[bool] = False
 
     def __init__(self, context: MethodContext, hparams):
         super().__init__()
         self.hparams = hparams
 
+    @classmethod
+    def check_hparams(cls, hparams) -> None:
+        """Raise ``ValueError`` for hyper-parameter values that cannot work. Called before
+        anything is built, read or written (also by the run's preflight checks)."""
+
     def forward_train(self, batch: MultiViewBatch) -> tuple[Tensor, dict[str, Tensor]]:
         raise NotImplementedError
+
+    def eval_metrics(self, batch: MultiViewBatch) -> dict[str, Tensor]:
+        """Metrics on a test batch made by the ``eval_views`` maker (test mode): ``{name:
+        mean over the batch's images}`` as 0-dim device tensors; the engine averages them
+        over the split, weighted by batch size, and logs them as ``<split>/<name>``."""
+        return {}
 
     def train(self, mode: bool = True) -> "Method":
         super().train(mode)
@@ -113,5 +130,6 @@ def build_method(context: MethodContext, stage_key: str) -> Method:
     """Build the stage's method, checking its ``args`` against the method's ``Hparams``."""
     cls = method_class(context.stage.method)
     hparams = build_dataclass(cls.Hparams, context.stage.args, f"{stage_key}.args")
+    cls.check_hparams(hparams)
     return cls(context, hparams)
 

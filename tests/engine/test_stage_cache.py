@@ -1,0 +1,93 @@
+"""Cacheable stages (SSKD's teacher head): trained once per teacher checkpoint and settings,
+reused by later runs, and identical to what the later run would have trained."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from sskd.config import config_from_dict
+from sskd.engine import train
+from sskd.engine.checkpoint import export_model
+from sskd.engine.stage_cache import StageCache, stage_cache_key
+from sskd.models import build_model
+
+
+@pytest.fixture(scope="module")
+def teacher_file(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("teacher") / "teacher.safetensors"
+    export_model(build_model("resnet8", num_classes=10), path, {"model": "resnet8"})
+    return path
+
+
+def head_config(out_dir, teacher, name, seed, cache=True, **data):
+    return config_from_dict({
+        "seed": seed, "device": "cpu", "model": {"name": "resnet8"},
+        "teacher": {"name": "resnet8", "checkpoint": str(teacher)},
+        "data": {"name": "digits", "batch_size": 128, **data},
+        "output": {"dir": str(out_dir), "name": name, "progress": "none", "tensorboard": False,
+                   "cache": cache},
+        "stages": [{"name": "head", "method": "sskd_teacher_head", "epochs": 1, "seed": 0}],
+    })
+
+
+def test_a_cached_head_is_reused_and_equals_a_fresh_one(tmp_path, teacher_file):
+    first = train(head_config(tmp_path, teacher_file, "a", seed=0))
+    cached = list((tmp_path / "cache").glob("sskd_teacher_head-*.safetensors"))
+    assert len(cached) == 1
+    assert 0 <= first["stages"]["head"]["last_epoch"]["test/teacher_ss_top1"] <= 100
+
+    second = train(head_config(tmp_path, teacher_file, "b", seed=1))
+    assert second["stages"]["head"]["cached_from"] == str(cached[0])
+    assert second["stages"]["head"]["last_epoch"] == first["stages"]["head"]["last_epoch"]
+    metrics = tmp_path / "b" / "metrics.jsonl"
+    assert not metrics.exists() or not metrics.read_text().strip()   # no epoch was trained
+
+    fresh = train(head_config(tmp_path, teacher_file, "c", seed=1, cache=False))
+    assert "cached_from" not in fresh["stages"]["head"]
+    a, b, c = (load_file(tmp_path / n / "model.safetensors") for n in "abc")
+    for key in a:
+        assert torch.equal(a[key], b[key]) and torch.equal(a[key], c[key]), key
+
+
+def test_a_different_teacher_or_seed_dependent_data_is_a_miss(tmp_path, teacher_file):
+    config = head_config(tmp_path, teacher_file, "a", seed=0)
+    key = stage_cache_key(config, 0, world_size=1)
+    assert stage_cache_key(head_config(tmp_path, teacher_file, "b", seed=5), 0, 1) == key
+
+    other = tmp_path / "other.safetensors"
+    other.write_bytes(teacher_file.read_bytes())
+    assert stage_cache_key(head_config(tmp_path, other, "a", seed=0), 0, 1) == key   # same bytes
+    torch.manual_seed(1)
+    export_model(build_model("resnet8", num_classes=10), other, {"model": "resnet8"})
+    assert stage_cache_key(head_config(tmp_path, other, "a", seed=0), 0, 1)["teacher"] != key["teacher"]
+
+    # With a training subset, the run's seed picks the images, so it joins the key.
+    few = [stage_cache_key(head_config(tmp_path, teacher_file, "a", seed=s, train_fraction=0.5), 0, 1)
+           for s in (0, 1)]
+    assert few[0] != few[1]
+    assert stage_cache_key(config, 0, world_size=2) != key
+
+
+def test_a_file_whose_stored_key_differs_is_not_used(tmp_path):
+    cache = StageCache(tmp_path)
+    key = {"format": 1, "x": 1}
+    path = cache.save("m", key, nn.Linear(2, 2), {})
+    assert cache.lookup("m", key) == path
+    assert json.loads(json.dumps(key)) == key
+    # The same file name with another key inside it (e.g. copied by hand) is ignored.
+    other = StageCache(tmp_path)
+    other.save("m", {"format": 1, "x": 2}, nn.Linear(2, 2), {})
+    (tmp_path / f"m-{path.name.split('-')[1]}").unlink()
+    (tmp_path / next(p.name for p in tmp_path.glob("m-*.safetensors"))).rename(path)
+    assert cache.lookup("m", key) is None
+
+
+def test_loading_a_mismatched_network_names_the_file(tmp_path):
+    cache = StageCache(tmp_path)
+    path = cache.save("m", {"k": 1}, nn.Linear(2, 2), {})
+    with pytest.raises(ValueError, match=path.name):
+        cache.load(path, nn.Linear(3, 3))

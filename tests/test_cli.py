@@ -44,3 +44,32 @@ def test_distill_sets_up_the_method_stages(tmp_path, capsys):
                  "--print-config"]) == 0
     config = yaml.safe_load(capsys.readouterr().out)
     assert [s["method"] for s in config["stages"]] == ["kd"]
+
+
+def test_distill_pretext_and_cache_flags(tmp_path, capsys):
+    import yaml
+
+    ckpt = tmp_path / "t.pth"
+    ckpt.write_bytes(b"")
+    base = ["distill", "--teacher", "resnet8", "--teacher-ckpt", str(ckpt), "--student", "resnet8"]
+    assert main(base + ["--pretext", "rotation", "--no-cache", "--print-config"]) == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert [s["args"].get("task") for s in config["stages"]] == ["rotation", "rotation"]
+    assert config["stages"][0]["seed"] == 0 and config["stages"][1]["seed"] is None
+    assert config["output"]["cache"] is False
+    assert main(base + ["--method", "kd", "--pretext", "rotation", "--print-config"]) == 2
+    assert "--pretext" in capsys.readouterr().err
+
+
+def test_distill_refuses_an_unknown_pretext_before_writing(tmp_path, capsys):
+    ckpt = tmp_path / "t.safetensors"
+    from sskd.engine.checkpoint import export_model
+    from sskd.models import build_model
+
+    export_model(build_model("resnet8", num_classes=10), ckpt, {"model": "resnet8"})
+    out = tmp_path / "runs"
+    assert main(["distill", "--teacher", "resnet8", "--teacher-ckpt", str(ckpt), "--student", "resnet8",
+                 "--pretext", "rotate", "--out-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "stages[0].args" in err and "unknown pretext task 'rotate'" in err and "rotation" in err
+    assert not out.exists()

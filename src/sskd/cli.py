@@ -29,7 +29,7 @@ TRAIN_FLAGS = {
 TRAIN_SWITCHES = {
     "nesterov": "stages.-1.nesterov", "channels_last": "speed.channels_last",
     "drop_last": "data.drop_last",
-    "compile": "speed.compile", "deterministic": "speed.deterministic",
+    "compile": "speed.compile", "deterministic": "speed.deterministic", "cache": "output.cache",
 }
 
 
@@ -76,6 +76,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--progress", choices=["auto", "bar", "lines", "none"],
                    help="progress display; auto = a bar on a terminal, lines otherwise")
     g.add_argument("--keep-checkpoints", type=int, help="how many checkpoints to keep; default 2")
+    g.add_argument("--cache", action=argparse.BooleanOptionalAction,
+                   help="reuse (and save) stages trained before for the same teacher checkpoint and "
+                        "settings, such as SSKD's teacher head; default on, under <out-dir>/cache")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any config key, e.g. --set stages.0.epochs=60 (repeatable)")
     g.add_argument("--print-config", action="store_true", help="print the effective config and exit")
@@ -84,16 +87,26 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 def given_options(args: argparse.Namespace) -> list[str]:
     """The `sskd train` options set on the command line (other than --resume)."""
     names = [a for a in list(TRAIN_FLAGS) + list(TRAIN_SWITCHES) if getattr(args, a) is not None]
-    names += [a for a in ("recipe", "set", "print_config") if getattr(args, a)]
+    names += [a for a in ("recipe", "set", "print_config", "pretext") if getattr(args, a, None)]
     return ["--" + n.replace("_", "-") for n in names]
 
 
 # `sskd distill --method M`: the stages M runs, before flags apply to the last one.
 DISTILL_STAGES = {
     "kd": [{"name": "student", "method": "kd"}],
-    "sskd": [{"name": "teacher_head", "method": "sskd_teacher_head", "epochs": 60, "milestones": [30, 45]},
+    "sskd": [{"name": "teacher_head", "method": "sskd_teacher_head", "epochs": 60, "milestones": [30, 45],
+              "seed": 0},
              {"name": "student", "method": "sskd"}],
 }
+
+
+def _set_pretext(raw: dict, task: str) -> None:
+    """``--pretext``: the pretext task of every SSKD stage."""
+    stages = [s for s in raw.get("stages", []) if s.get("method") in ("sskd_teacher_head", "sskd")]
+    if not stages:
+        raise ConfigError("--pretext: only SSKD stages have a pretext task; use --method sskd")
+    for stage in stages:
+        stage["args"] = {**stage.get("args", {}), "task": task}
 
 
 def train_config_from_args(args: argparse.Namespace):
@@ -103,6 +116,8 @@ def train_config_from_args(args: argparse.Namespace):
         if args.method not in DISTILL_STAGES:
             raise ConfigError(f"--method: distill knows {', '.join(DISTILL_STAGES)}; got {args.method!r}")
         raw["stages"] = [dict(s) for s in DISTILL_STAGES[args.method]]
+    if distill and args.pretext:
+        _set_pretext(raw, args.pretext)
     for attr, key in TRAIN_FLAGS.items():
         value = getattr(args, attr)
         if distill and attr == "method":
@@ -160,8 +175,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"--out-dir {out} is not empty; pick another")
     plan = DemoPlan(out, teacher=args.teacher, student=args.student, teacher_epochs=args.teacher_epochs,
-                    student_epochs=args.student_epochs, seeds=tuple(args.seeds), device=args.device,
-                    amp=args.amp, progress=args.progress)
+                    head_epochs=args.head_epochs, student_epochs=args.student_epochs, seeds=tuple(args.seeds),
+                    device=args.device, amp=args.amp, progress=args.progress)
     results = run_demo(plan, log=lambda m: print(m, file=sys.stderr, flush=True))
     print(format_results(results))
     print(f"results: {out / 'results.json'}, plot: {out / 'results.png'}, runs: {out}/*/")
@@ -214,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
                                          "(sskd: the teacher head for 60 epochs, then the student); "
                                          "flags apply to the student stage.")
     add_train_arguments(distill)
+    distill.add_argument("--pretext", help="SSKD's pretext task: contrastive (default, the paper's), "
+                                           "exemplar, rotation or jigsaw (paper Table 2)")
     distill.set_defaults(func=cmd_train, method="sskd")
 
     ev = sub.add_parser("eval", help="top-1/top-5 of a checkpoint on a data set",
@@ -235,8 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out-dir", default="runs/demo", help="where the runs go; must be new or empty")
     demo.add_argument("--teacher", default="resnet20", help="teacher network; default resnet20")
     demo.add_argument("--student", default="resnet8", help="student network; default resnet8")
-    demo.add_argument("--teacher-epochs", type=int, default=30, help="teacher epochs; default 30")
-    demo.add_argument("--student-epochs", type=int, default=15, help="student epochs; default 15")
+    demo.add_argument("--teacher-epochs", type=int, default=20, help="teacher epochs; default 20")
+    demo.add_argument("--head-epochs", type=int, default=3, help="epochs of the teacher's SS head; default 3")
+    demo.add_argument("--student-epochs", type=int, default=10, help="student epochs; default 10")
     demo.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="student seeds; default 0 1 2")
     demo.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     demo.add_argument("--amp", choices=["auto", "none", "bf16", "fp16"], default="auto",

@@ -117,6 +117,9 @@ def test_short_run_on_digits(tmp_path, teacher_file):
 
     records = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert "train/contrastive" in records[0] and {"train/ss", "train/tf", "train/kd", "train/ce"} <= set(records[1])
+    # Retrieval accuracy on the test set, as the released code logs it (SSKD.md §2.2, §3.6).
+    assert 0 <= records[0]["test/teacher_ss_top1"] <= 100 and 0 <= records[1]["test/student_ss_top1"] <= 100
+    assert summary["stages"]["head"]["last_epoch"]["test/teacher_ss_top1"] == records[0]["test/teacher_ss_top1"]
 
 
 def test_paper_transformations_give_four_transformed_views(teacher_file):

@@ -2,33 +2,34 @@
 
 Two stages, as in the released code (SSKD.md §2.2–3.5):
 
-* ``sskd_teacher_head`` trains a projection head on the frozen teacher's pooled feature
-  with the contrastive task: each transformed view must pick its own normal view among
-  the batch's normal views (cosine similarity, temperature 1).
+* ``sskd_teacher_head`` trains a head on the frozen teacher's pooled feature for a pretext
+  task, by default the released contrastive one: each transformed view must pick its own
+  normal view among the batch's normal views (cosine similarity, temperature 1). The other
+  tasks of the paper's Table 2 (exemplar, rotation, jigsaw) are in :mod:`sskd.selfsup.tasks`.
 * ``sskd`` trains the student (with its own head) on
   ``λ1·CE + λ2·KD + λ3·L_T + λ4·L_ss``, released weights 0.1 / 0.9 / 2.7 / 10.0, with
   selective transfer on L_ss (k = 0.75) and L_T (k = 1: all rows). A weight of 0 removes
   its term, so the paper's ablations are configs.
 
-Views: the released four rotations ("sskd") by default; ``views: sskd_paper`` in the
-stage's args selects the paper's four transformations instead.
+Views: the task's default (the released four rotations, "sskd", for contrastive);
+``views: sskd_paper`` in the stage's args selects the paper's four transformations.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sskd.data.views import MultiViewBatch, flatten_views
-from sskd.losses import (contrastive_loss, contrastive_targets, kd_loss, similarity_matrix,
-                         sskd_ss_loss, sskd_transform_loss)
+from sskd.losses import kd_loss, sskd_ss_loss, sskd_transform_loss
 from sskd.methods.base import Method, MethodContext, register_method
 from sskd.methods.teacher import frozen_teacher
 from sskd.models import build_model
-from sskd.selfsup import ProjectionHead
+from sskd.selfsup import PretextTask, build_pretext_task
 
 
 def split_views(x: Tensor, num_views: int) -> tuple[Tensor, Tensor]:
@@ -38,42 +39,81 @@ def split_views(x: Tensor, num_views: int) -> tuple[Tensor, Tensor]:
     return grouped[:, 0], grouped[:, 1:].reshape(-1, *x.shape[1:])
 
 
+def pretext_top1(task: PretextTask, network: nn.Module, head: nn.Module, batch: MultiViewBatch,
+                 group: int) -> Tensor:
+    """Top-1 (%) of ``network`` + ``head`` on ``task``, the batch cut into groups of ``group``
+    images (contrastive retrieval picks among the group's normal images: chance 1/group; the
+    released code measures it with batch 64, SSKD.md §2.2). A 0-dim device tensor."""
+    correct = torch.zeros((), device=batch.views.device)
+    rows = 0
+    for start in range(0, batch.views.shape[0], group):
+        part = MultiViewBatch(*(t[start:start + group] for t in batch))
+        scores, targets = task.outputs(head(network(flatten_views(part.views)).pooled), part)
+        correct += (scores.argmax(dim=1) == targets).sum()
+        rows += targets.numel()
+    return correct * (100.0 / rows)
+
+
 @dataclass
 class TeacherHeadHparams:
+    """``task``: a name from :func:`sskd.selfsup.list_pretext_tasks`; ``views``: the view
+    maker (default: the task's); ``temperature``: of the head's cross-entropy (released: 1);
+    ``margin``: the exemplar triplet margin; ``eval_group``: images per retrieval group when
+    the head's accuracy is measured on the test set."""
+
+    task: str = "contrastive"
     temperature: float = 1.0
-    views: str = "sskd"
+    margin: float = 0.5
+    views: Optional[str] = None
+    eval_group: int = 64
 
 
 @register_method("sskd_teacher_head")
 class SSKDTeacherHead(Method):
-    """Stage 1: the teacher's projection head, trained on the contrastive task with the
-    backbone frozen (eval mode, features detached). Trains ``networks["teacher_head"]``."""
+    """Stage 1: the teacher's pretext head (contrastive by default), trained with the
+    backbone frozen (eval mode, features detached). Trains ``networks["teacher_head"]``;
+    logs the head's test accuracy as ``test/teacher_ss_top1``. Its result depends only on
+    the teacher checkpoint and the stage's settings, so it is cached across runs."""
 
     Hparams = TeacherHeadHparams
     frozen = ("teacher",)
     needs_teacher = True
+    cacheable = True
+
+    @classmethod
+    def check_hparams(cls, hparams: TeacherHeadHparams) -> None:
+        _positive_group(hparams.eval_group)
+        build_pretext_task(hparams.task, hparams.views, hparams.temperature, hparams.margin)
 
     def __init__(self, context: MethodContext, hparams: TeacherHeadHparams):
         super().__init__(context, hparams)
-        self.views = hparams.views
+        self.task = build_pretext_task(hparams.task, hparams.views, hparams.temperature, hparams.margin)
+        self.views = self.eval_views = self.task.views
         self.teacher = frozen_teacher(context)
-        self.head = context.network("teacher_head", lambda: ProjectionHead(self.teacher.embed_dim))
+        self.head = context.network("teacher_head", lambda: self.task.make_head(self.teacher.embed_dim))
+        self.head.pretext_task = self.task.name
 
     def forward_train(self, batch: MultiViewBatch) -> tuple[Tensor, dict[str, Tensor]]:
-        b, v = batch.views.shape[:2]
         with torch.no_grad():
             out = self.teacher(flatten_views(batch.views))
-        h_normal, h_transformed = split_views(self.head(out.pooled), v)
-        similarity = similarity_matrix(h_transformed, h_normal)
-        targets = contrastive_targets(b, v - 1, device=similarity.device)
-        normal_logits = split_views(out.logits, v)[0]
-        return normal_logits, {"contrastive": contrastive_loss(similarity, targets, self.hparams.temperature)}
+        scores, targets = self.task.outputs(self.head(out.pooled), batch)
+        normal_logits = split_views(out.logits, batch.views.shape[1])[0]
+        return normal_logits, {self.task.name: self.task.teacher_loss(scores, targets)}
+
+    def eval_metrics(self, batch: MultiViewBatch) -> dict[str, Tensor]:
+        return {"teacher_ss_top1": pretext_top1(self.task, self.teacher, self.head, batch,
+                                                self.hparams.eval_group)}
 
     def eval_network(self) -> nn.Module:
         return self.teacher
 
     def export_key(self) -> str:
         return "teacher_head"
+
+
+def _positive_group(group: int) -> None:
+    if group < 1:
+        raise ValueError(f"eval_group must be >= 1, got {group}")
 
 
 @dataclass
@@ -89,7 +129,9 @@ class SSKDHparams:
     ss_T: float = 0.5
     tf_ratio: float = 1.0
     ss_ratio: float = 0.75
-    views: str = "sskd"
+    task: str = "contrastive"
+    views: Optional[str] = None
+    eval_group: int = 64
 
 
 @register_method("sskd")
@@ -101,27 +143,43 @@ class SSKD(Method):
     frozen = ("teacher", "teacher_head")
     needs_teacher = True
 
-    def __init__(self, context: MethodContext, hparams: SSKDHparams):
-        super().__init__(context, hparams)
+    @classmethod
+    def check_hparams(cls, hparams: SSKDHparams) -> None:
         for name in ("tf_ratio", "ss_ratio"):
             if not 0 <= getattr(hparams, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(hparams, name)}")
-        self.views = hparams.views
+        for name in ("kd_T", "tf_T", "ss_T"):
+            if not getattr(hparams, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(hparams, name)}")
+        if not any((hparams.ce_weight, hparams.kd_weight, hparams.tf_weight, hparams.ss_weight)):
+            raise ValueError("every SSKD loss weight is 0: nothing to train")
+        _positive_group(hparams.eval_group)
+        build_pretext_task(hparams.task, hparams.views)
+
+    def __init__(self, context: MethodContext, hparams: SSKDHparams):
+        super().__init__(context, hparams)
+        self.task = build_pretext_task(hparams.task, hparams.views)
+        self.views = self.task.views
+        self.eval_views = self.task.views if hparams.ss_weight else None
         self.teacher = frozen_teacher(context)
         if "teacher_head" not in context.networks:
-            raise ValueError("method 'sskd' needs the teacher's projection head: run a "
+            raise ValueError("method 'sskd' needs the teacher's pretext head: run the "
                              "'sskd_teacher_head' stage before it")
         self.teacher_head = context.networks["teacher_head"]
+        head_task = getattr(self.teacher_head, "pretext_task", None)
+        if head_task != hparams.task:
+            raise ValueError(f"method 'sskd' mimics pretext task {hparams.task!r}, but the teacher's head "
+                             f"is for {head_task!r}: set the same 'task' in both stages' args")
         for p in self.teacher_head.parameters():
             p.requires_grad_(False)
         model = context.config.model
         self.student = context.network(
             "student", lambda: build_model(model.name, num_classes=context.num_classes, **model.args))
-        self.student_head = context.network("student_head", lambda: ProjectionHead(self.student.embed_dim))
+        self.student_head = context.network("student_head", lambda: self.task.make_head(self.student.embed_dim))
 
     def forward_train(self, batch: MultiViewBatch) -> tuple[Tensor, dict[str, Tensor]]:
         hp = self.hparams
-        b, v = batch.views.shape[:2]
+        v = batch.views.shape[1]
         x = flatten_views(batch.views)
         s_out = self.student(x)
         with torch.no_grad():
@@ -139,15 +197,16 @@ class SSKD(Method):
                 s_transformed, t_transformed, source_labels, hp.tf_T, hp.tf_ratio)
         if hp.ss_weight:
             with torch.no_grad():
-                t_h_normal, t_h_transformed = split_views(self.teacher_head(t_out.pooled), v)
-                t_similarity = similarity_matrix(t_h_transformed, t_h_normal)
-            s_h_normal, s_h_transformed = split_views(self.student_head(s_out.pooled), v)
-            s_similarity = similarity_matrix(s_h_transformed, s_h_normal)
-            targets = contrastive_targets(b, v - 1, device=x.device)
-            losses["ss"] = hp.ss_weight * sskd_ss_loss(s_similarity, t_similarity, targets, hp.ss_T, hp.ss_ratio)
+                t_scores, targets = self.task.outputs(self.teacher_head(t_out.pooled), batch)
+            s_scores, _ = self.task.outputs(self.student_head(s_out.pooled), batch)
+            losses["ss"] = hp.ss_weight * sskd_ss_loss(s_scores, t_scores, targets, hp.ss_T, hp.ss_ratio)
         if not losses:
             raise ValueError("every SSKD loss weight is 0: nothing to train")
         return s_normal, losses
+
+    def eval_metrics(self, batch: MultiViewBatch) -> dict[str, Tensor]:
+        return {"student_ss_top1": pretext_top1(self.task, self.student, self.student_head, batch,
+                                                self.hparams.eval_group)}
 
     def trainable_parameters(self):
         params = list(self.student.parameters())
@@ -160,3 +219,4 @@ class SSKD(Method):
 
     def export_key(self) -> str:
         return "student"
+

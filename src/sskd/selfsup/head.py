@@ -1,4 +1,4 @@
-"""SSKD's projection head (Xu et al., ECCV 2020, Sec. 3.1; SSKD.md §2.2)."""
+"""Heads on the pooled embedding (SSKD, Xu et al., ECCV 2020, Sec. 3.1; SSKD.md §2.2)."""
 
 from __future__ import annotations
 
@@ -14,3 +14,11 @@ class ProjectionHead(nn.Sequential):
 
     def __init__(self, dim: int):
         super().__init__(nn.Linear(dim, dim), nn.ReLU(inplace=True), nn.Linear(dim, dim))
+
+
+class PredictionHead(nn.Sequential):
+    """``Linear(D, D) → ReLU → Linear(D, K)``: the projection head's shape with ``K``
+    pretext classes as outputs, ``[N, D] → [N, K]`` (rotation and jigsaw tasks)."""
+
+    def __init__(self, dim: int, num_classes: int):
+        super().__init__(nn.Linear(dim, dim), nn.ReLU(inplace=True), nn.Linear(dim, num_classes))

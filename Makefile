@@ -24,7 +24,7 @@ test-all: $(STAMP)
 	$(PY) -m pytest -q -m ""
 
 demo: $(STAMP)
-	$(VENV)/bin/sskd train --recipe digits_teacher --out-dir runs/demo --name teacher-$$(date +%Y%m%d-%H%M%S)
+	$(VENV)/bin/sskd demo --out-dir runs/demo/$$(date +%Y%m%d-%H%M%S)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

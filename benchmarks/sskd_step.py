@@ -43,9 +43,12 @@ def measure(method_name: str, args, ckpt: Path, device: torch.device) -> tuple[f
     images = torch.randint(0, 256, (args.batch, 3, 32, 32), dtype=torch.uint8, device=device)
     labels = torch.randint(0, 100, (args.batch,), device=device)
 
+    amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp == "bf16")
+
     def step():
         batch = maker(images, labels, g)
-        _, losses = method.forward_train(batch)
+        with amp:
+            _, losses = method.forward_train(batch)
         opt.zero_grad(set_to_none=True)
         torch.stack(list(losses.values())).sum().backward()
         opt.step()
@@ -75,6 +78,7 @@ def main() -> None:
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--amp", choices=["none", "bf16"], default="none", help="bf16 autocast around the forward")
     args = p.parse_args()
     device = torch.device(args.device)
     if device.type == "cpu":
@@ -85,7 +89,8 @@ def main() -> None:
         kd = measure("kd", args, ckpt, device)
         sskd = measure("sskd", args, ckpt, device)
     mem = "peak GPU memory" if device.type == "cuda" else "peak process RSS (cumulative)"
-    print(f"{args.teacher} -> {args.student}, batch {args.batch} images, {device}, torch {torch.__version__}")
+    print(f"{args.teacher} -> {args.student}, batch {args.batch} images, {device}, amp {args.amp}, "
+          f"torch {torch.__version__}")
     for name, (vps, ips, peak) in (("KD", kd), ("SSKD", sskd)):
         print(f"  {name:<5} {vps:9.1f} views/s  {ips:8.1f} images/s  {mem} {peak:8.0f} MiB")
     print(f"  SSKD/KD step time per image: ×{kd[1] / sskd[1]:.2f}")

@@ -27,3 +27,12 @@ def test_a_gap_inside_the_spread_is_not_called_a_win():
     assert "no clear winner" in verdict(runs(95, 96, 97), runs(94, 95, 96))
     assert "does not beat" in verdict(runs(90, 90.5, 91), runs(95, 95.5, 96))
     json.dumps(results(runs(1), runs(2)))
+
+
+def test_the_teacher_heads_retrieval_accuracy_is_reported_once():
+    r = results(runs(94, 95, 96), runs(96, 97, 98))
+    r["teacher"]["ss_top1"] = 41.5
+    r["plan"]["head_epochs"] = 3
+    text = format_results(r)
+    assert text.count("retrieval top-1 41.50") == 1 and "3 epochs, trained once" in text
+    assert "retrieval" not in format_results(results(runs(94, 95, 96), runs(96, 97, 98)))

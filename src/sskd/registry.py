@@ -25,6 +25,13 @@ class Registry(Generic[T]):
         """``@registry.decorator(name)`` registers the decorated object and returns it."""
         return lambda item: self.add(name, item)
 
+    def class_decorator(self, name: str, attr: str = "name") -> Callable[[T], T]:
+        """``@registry.class_decorator(name)`` sets ``cls.<attr> = name`` and registers ``cls``."""
+        def wrap(cls: T) -> T:
+            setattr(cls, attr, name)
+            return self.add(name, cls)
+        return wrap
+
     def get(self, name: str) -> T:
         try:
             return self._items[name]

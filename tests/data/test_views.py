@@ -31,32 +31,10 @@ from sskd.data.views import (
     unflatten_views,
 )
 
-MEAN = (0.5071, 0.4865, 0.4409)
-STD = (0.2673, 0.2564, 0.2762)
+from view_helpers import DEVICES, MEAN, STD, _gen, _images, _labels, _norm
+
 MAKERS = ["standard", "sskd", "hssakd", "sskd_paper", "jigsaw"]
 ROTATION_MAKERS = ["sskd", "hssakd"]
-DEVICES = [
-    "cpu",
-    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
-                                                  reason="CUDA not available")),
-]
-
-
-def _images(n, size=32, seed=0, device="cpu"):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8).to(device)
-
-
-def _labels(n, device="cpu"):
-    return (torch.arange(n) % 10).to(device)
-
-
-def _gen(seed, device="cpu"):
-    return torch.Generator(device=device).manual_seed(seed)
-
-
-def _norm(x):
-    return normalize(x, MEAN, STD)
 
 
 def _find_shifts(out, src, padding, search, transform=lambda x: x):

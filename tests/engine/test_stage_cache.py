@@ -15,14 +15,6 @@ from sskd.engine.stage_cache import StageCache, stage_cache_key
 from sskd.models import build_model
 
 
-@pytest.fixture(scope="module")
-def teacher_file(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("teacher") / "teacher.safetensors"
-    export_model(build_model("resnet8", num_classes=10), path, {"model": "resnet8"})
-    return path
-
-
 def head_config(out_dir, teacher, name, seed, cache=True, **data):
     return config_from_dict({
         "seed": seed, "device": "cpu", "model": {"name": "resnet8"},

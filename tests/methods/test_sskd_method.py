@@ -8,18 +8,8 @@ import torch
 from sskd.config import config_from_dict
 from sskd.data import make_views
 from sskd.engine import train
-from sskd.engine.checkpoint import export_model
 from sskd.methods import MethodContext, build_method
-from sskd.models import build_model
 from torch import nn
-
-
-@pytest.fixture(scope="module")
-def teacher_file(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("teacher") / "teacher.safetensors"
-    export_model(build_model("resnet8", num_classes=10), path, {"model": "resnet8"})
-    return path
 
 
 def context(teacher_file, stage, networks=None):

@@ -10,11 +10,9 @@ from torch import nn
 
 from sskd.config import config_from_dict
 from sskd.data import make_views
-from sskd.engine.checkpoint import export_model
 from sskd.losses import batch_hard_triplet_loss, similarity_matrix
 from sskd.methods import MethodContext, build_method
 from sskd.methods.sskd import pretext_top1
-from sskd.models import build_model
 from sskd.models.output import ModelOutput
 from sskd.selfsup import build_pretext_task, list_pretext_tasks
 
@@ -108,14 +106,6 @@ def test_retrieval_accuracy_is_exact_for_invariant_features_and_chance_for_const
     # All similarities tie, argmax picks column 0 of each group: right for 1 image in 4.
     assert pretext_top1(task, MeanColour(True), nn.Identity(), batch, group=4).item() == pytest.approx(25.0)
     assert pretext_top1(task, MeanColour(True), nn.Identity(), batch, group=1).item() == pytest.approx(100.0)
-
-
-@pytest.fixture(scope="module")
-def teacher_file(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("teacher") / "teacher.safetensors"
-    export_model(build_model("resnet8", num_classes=10), path, {"model": "resnet8"})
-    return path
 
 
 def context(teacher_file, stage, networks):

@@ -244,10 +244,7 @@ VIEW_MAKERS: Registry[Type[ViewMaker]] = Registry("view maker")
 
 def register_view_maker(name: str):
     """Class decorator: register a :class:`ViewMaker` subclass under ``name``."""
-    def deco(cls: Type[ViewMaker]) -> Type[ViewMaker]:
-        cls.name = name
-        return VIEW_MAKERS.add(name, cls)
-    return deco
+    return VIEW_MAKERS.class_decorator(name)
 
 
 def list_view_makers() -> List[str]:

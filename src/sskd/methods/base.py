@@ -109,12 +109,7 @@ METHODS: Registry[type[Method]] = Registry("method")
 
 def register_method(name: str):
     """Class decorator registering a :class:`Method` under ``name``."""
-
-    def wrap(cls: type[Method]) -> type[Method]:
-        cls.method_name = name
-        return METHODS.add(name, cls)
-
-    return wrap
+    return METHODS.class_decorator(name, "method_name")
 
 
 def list_methods() -> list[str]:

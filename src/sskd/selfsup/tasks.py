@@ -80,12 +80,7 @@ PRETEXT_TASKS: Registry[type[PretextTask]] = Registry("pretext task")
 
 def register_pretext_task(name: str):
     """Class decorator registering a :class:`PretextTask` under ``name``."""
-
-    def wrap(cls: type[PretextTask]) -> type[PretextTask]:
-        cls.name = name
-        return PRETEXT_TASKS.add(name, cls)
-
-    return wrap
+    return PRETEXT_TASKS.class_decorator(name)
 
 
 def build_pretext_task(name: str, views: Optional[str] = None, temperature: float = 1.0,

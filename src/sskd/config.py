@@ -128,6 +128,8 @@ class StageConfig:
     (the default) scales that schedule to the stage's epochs. ``seed`` fixes the stage's
     randomness (initialisation, batch order, augmentation) independently of the run's
     seed, e.g. so that SSKD's teacher head is the same for every student seed (SSKD.md §2.2).
+    ``select``: the epoch whose weights the stage hands on, ``last`` or the one with the
+    highest value of an epoch metric such as ``val/top1``.
     """
 
     name: str = "train"
@@ -140,6 +142,7 @@ class StageConfig:
     milestones: Optional[list] = None
     gamma: float = 0.1
     seed: Optional[int] = None
+    select: str = "last"
     args: dict = field(default_factory=dict)
 
     def validate(self, key: str) -> None:
@@ -156,6 +159,8 @@ class StageConfig:
             raise ConfigError(f"{key}.gamma: must be in (0, 1], got {self.gamma}")
         if self.seed is not None and self.seed < 0:
             raise ConfigError(f"{key}.seed: must be >= 0, got {self.seed}")
+        if self.select != "last" and not self.select.startswith(("val/", "test/", "train/")):
+            raise ConfigError(f"{key}.select: 'last' or an epoch metric such as 'val/top1', got {self.select!r}")
         if self.milestones is None:
             self.milestones = scaled_milestones(self.epochs)
         for i, m in enumerate(self.milestones):
@@ -196,6 +201,9 @@ class RunConfig:
             raise ConfigError(f"stages: stage names must be unique, got {names}")
         for i, stage in enumerate(self.stages):
             stage.validate(f"stages[{i}]")
+            if stage.select.startswith("val/") and not self.data.val_fraction:
+                raise ConfigError(f"stages[{i}].select: {stage.select!r} needs a validation split "
+                                  f"(data.val_fraction > 0)")
         return self
 
     def stage_seed(self, index: int) -> int:

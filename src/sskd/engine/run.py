@@ -20,6 +20,7 @@ from sskd.engine.plots import plot_run
 from sskd.engine.preflight import preflight
 from sskd.engine.progress import Progress
 from sskd.engine.rundir import RunDirectory, split_scores, default_run_name, stage_summary
+from sskd.engine.selection import EpochSelector
 from sskd.engine.stage_cache import StageCache, cache_directory, stage_cache_key
 from sskd.engine.runtime import resolve_device, seed_everything, setup_runtime, stage_build_seed
 from sskd.engine.trainer import StageEnv, StageRunner
@@ -69,6 +70,7 @@ def _train(config, run_dir, resume, stream, dist) -> dict[str, Any]:
     networks = nn.ModuleDict()
     records: list[dict[str, Any]] = []
     cached: dict[str, dict[str, Any]] = {}
+    exported: dict[str, dict[str, Any]] = {}
     if records_dir is not None and not resume:
         records_dir.write_config(config)
 
@@ -98,7 +100,7 @@ def _train(config, run_dir, resume, stream, dist) -> dict[str, Any]:
             progress.message(f"[{stage.name}] reused {cache_entry.hit} (trained before for this "
                              f"teacher checkpoint and these settings)")
             if records_dir is not None and k == len(config.stages) - 1:
-                export_model(networks[method.export_key()], run_path / "model.safetensors",
+                export_model(method.export_network(networks), run_path / "model.safetensors",
                              _export_metadata(config, data.info, method.export_key(), k))
             continue
         runner = StageRunner(method, env)
@@ -112,28 +114,42 @@ def _train(config, run_dir, resume, stream, dist) -> dict[str, Any]:
             progress.message(f"resumed {run_path} at stage {stage.name!r} after epoch {start_epoch}")
             saved = None
 
-        def on_epoch_end(epoch: int, record: dict[str, Any], k=k, runner=runner, stage=stage) -> None:
+        selector = EpochSelector(stage.select, k, run_path)
+
+        def on_epoch_end(epoch: int, record: dict[str, Any], k=k, runner=runner, stage=stage,
+                         selector=selector) -> None:
             records.append(record)
             if records_dir is not None:
                 records_dir.log_epoch(record, len(records))
                 state = {"stage": k, "epoch": epoch + 1, "records": len(records), **runner.state_dict()}
                 store.save(checkpoint_tag(k, epoch + 1), networks, state)
+            try:
+                selector.after_epoch([r for r in records if r["stage"] == stage.name], networks, dist.is_main)
+            except KeyError as exc:
+                raise ValueError(f"stages[{k}].{exc.args[0]}") from None
             progress.message(_epoch_line(record, stage.epochs))
             barrier(dist)
 
         runner.run(start_epoch, on_epoch_end)
+        selector.restore(networks, device)
+        stage_records = [r for r in records if r["stage"] == stage.name]
+        chosen = (selector.best(stage_records) if stage_records else None) or (
+            stage_records[-1] if stage_records else None)
+        if chosen is not None:
+            exported[stage.name] = {"epoch": chosen["epoch"], "selected_on": stage.select}
         if records_dir is not None and cache_entry is not None:
-            stage_records = [r for r in records if r["stage"] == stage.name]
             cache_entry.cache.save(stage.method, cache_entry.key, networks[method.export_key()],
                                    {"teacher_checkpoint": config.teacher.checkpoint,
-                                    "scores": split_scores(stage_records[-1])})
+                                    "scores": split_scores(chosen)})
         if records_dir is not None:
-            export_model(networks[method.export_key()], run_path / "model.safetensors",
+            export_model(method.export_network(networks), run_path / "model.safetensors",
                          _export_metadata(config, data.info, method.export_key(), k))
 
     summary: dict[str, Any] = {}
     if records_dir is not None:
         summary = _summarise(config, records, run_path, data.val is not None)
+        for name, choice in exported.items():
+            summary["stages"].setdefault(name, {})["exported_epoch"] = choice
         summary["stages"].update(cached)
         summary["wall_time_s"] = round(time.perf_counter() - started, 1)
         records_dir.write_summary(summary)
@@ -194,7 +210,8 @@ def _check_checkpointed(method: nn.Module, networks: nn.ModuleDict, name: str) -
 
 
 def _export_metadata(config: RunConfig, info, key: str, stage_index: int) -> dict[str, Any]:
-    return {"network": key, "model": config.model.name, "model_args": config.model.args,
+    model = config.teacher if key.startswith("teacher") else config.model
+    return {"network": key, "model": model.name, "model_args": model.args,
             "num_classes": info.num_classes, "dataset": info.name, "mean": list(info.mean),
             "std": list(info.std), "image_size": info.image_size,
             "stage": config.stages[stage_index].name}
@@ -237,5 +254,8 @@ def format_summary(summary: dict[str, Any]) -> str:
             line += f" val top1 {last['val/top1']:.2f}"
         line += (f" | best epoch ({best['epoch']}, selected on {best['selected_on']}):"
                  f" test top1 {best['test/top1']:.2f}")
+        choice = s.get("exported_epoch", {})
+        if choice.get("selected_on", "last") != "last":
+            line += f" | kept: epoch {choice['epoch']} (highest {choice['selected_on']})"
         lines.append(line)
     return "\n".join(lines)

@@ -1,7 +1,12 @@
-"""Time an SSKD training step against a plain KD step for one teacher → student pair,
-in one run: views/s (images × views through the student), peak memory, and the ratio.
+"""Time the training steps of distillation methods against a plain KD step for one
+teacher → student pair, in one run: views/s (images × views through the student), peak
+memory, and each method's step time per image relative to KD.
 
-    python benchmarks/sskd_step.py --teacher resnet32x4 --student resnet8x4 --batch 64
+    python benchmarks/distill_step.py --teacher resnet32x4 --student resnet8x4 --batch 64
+    python benchmarks/distill_step.py --methods kd sskd hssakd --amp bf16
+
+SSKD: teacher forward on the 4 views + student forward/backward with its head. HSSAKD:
+teacher + branches forward on the 4 views + student with branches forward/backward.
 
 The teacher gets random weights (its values do not change the cost).
 """
@@ -24,10 +29,14 @@ from sskd.methods import MethodContext, build_method
 from sskd.models import build_model
 
 
+# The stages a method needs before its student stage (they build the teacher-side networks).
+PREPARE = {"kd": [], "sskd": ["sskd_teacher_head"], "hssakd": ["hssakd_teacher"]}
+
+
 def build(method: str, teacher: str, student: str, ckpt: Path, device: torch.device):
     networks = nn.ModuleDict()
-    stages = ([{"name": "head", "method": "sskd_teacher_head", "epochs": 1}] if method == "sskd" else []) + \
-             [{"name": "student", "method": method, "epochs": 1}]
+    stages = [{"name": f"prep{i}", "method": m, "epochs": 1} for i, m in enumerate(PREPARE[method])]
+    stages.append({"name": "student", "method": method, "epochs": 1})
     config = config_from_dict({"model": {"name": student}, "teacher": {"name": teacher, "checkpoint": str(ckpt)},
                                "stages": stages})
     for k, stage in enumerate(config.stages):
@@ -79,6 +88,8 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--amp", choices=["none", "bf16"], default="none", help="bf16 autocast around the forward")
+    p.add_argument("--methods", nargs="+", default=["kd", "sskd"], choices=sorted(PREPARE),
+                   help="methods to time (KD is always timed first, as the reference); default kd sskd")
     args = p.parse_args()
     device = torch.device(args.device)
     if device.type == "cpu":
@@ -86,14 +97,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(tmp) / "teacher.safetensors"
         export_model(build_model(args.teacher, num_classes=100), ckpt, {"model": args.teacher})
-        kd = measure("kd", args, ckpt, device)
-        sskd = measure("sskd", args, ckpt, device)
+        timed = {m: measure(m, args, ckpt, device) for m in ["kd"] + [m for m in args.methods if m != "kd"]}
     mem = "peak GPU memory" if device.type == "cuda" else "peak process RSS (cumulative)"
     print(f"{args.teacher} -> {args.student}, batch {args.batch} images, {device}, amp {args.amp}, "
           f"torch {torch.__version__}")
-    for name, (vps, ips, peak) in (("KD", kd), ("SSKD", sskd)):
-        print(f"  {name:<5} {vps:9.1f} views/s  {ips:8.1f} images/s  {mem} {peak:8.0f} MiB")
-    print(f"  SSKD/KD step time per image: ×{kd[1] / sskd[1]:.2f}")
+    for name, (vps, ips, peak) in timed.items():
+        print(f"  {name.upper():<7} {vps:9.1f} views/s  {ips:8.1f} images/s  {mem} {peak:8.0f} MiB")
+    for name, (_, ips, _) in timed.items():
+        if name != "kd":
+            print(f"  {name.upper()}/KD step time per image: ×{timed['kd'][1] / ips:.2f}")
 
 
 if __name__ == "__main__":

@@ -73,3 +73,18 @@ def test_distill_refuses_an_unknown_pretext_before_writing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "stages[0].args" in err and "unknown pretext task 'rotate'" in err and "rotation" in err
     assert not out.exists()
+
+
+def test_distill_hssakd_presets(tmp_path, capsys):
+    import yaml
+
+    ckpt = tmp_path / "t.pth"
+    ckpt.write_bytes(b"")
+    base = ["distill", "--teacher", "resnet8", "--teacher-ckpt", str(ckpt), "--student", "resnet8", "--print-config"]
+    assert main(base + ["--method", "hssakd"]) == 0
+    stages = yaml.safe_load(capsys.readouterr().out)["stages"]
+    assert [(s["method"], s["epochs"], s["nesterov"]) for s in stages] == [("hssakd_teacher", 100, True),
+                                                                           ("hssakd", 240, True)]
+    assert main(base + ["--method", "hssakd_student", "--epochs", "3"]) == 0
+    stages = yaml.safe_load(capsys.readouterr().out)["stages"]
+    assert [(s["method"], s["epochs"]) for s in stages] == [("hssakd", 3)]

@@ -97,6 +97,12 @@ DISTILL_STAGES = {
     "sskd": [{"name": "teacher_head", "method": "sskd_teacher_head", "epochs": 60, "milestones": [30, 45],
               "seed": 0},
              {"name": "student", "method": "sskd"}],
+    # HSSAKD with a frozen pretrained teacher: its branches first (cached), then the student.
+    "hssakd": [{"name": "teacher_branches", "method": "hssakd_teacher", "epochs": 100, "lr": 0.05,
+                "milestones": [30, 60, 90], "nesterov": True, "seed": 0},
+               {"name": "student", "method": "hssakd", "nesterov": True}],
+    # HSSAKD whose teacher checkpoint already holds branches (an hssakd_joint run: "Teacher*").
+    "hssakd_student": [{"name": "student", "method": "hssakd", "nesterov": True}],
 }
 
 
@@ -176,7 +182,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out-dir {out} is not empty; pick another")
     plan = DemoPlan(out, teacher=args.teacher, student=args.student, teacher_epochs=args.teacher_epochs,
                     head_epochs=args.head_epochs, student_epochs=args.student_epochs, seeds=tuple(args.seeds),
-                    device=args.device, amp=args.amp, progress=args.progress)
+                    heavy_seeds=tuple(args.heavy_seeds), methods=tuple(args.methods), device=args.device, amp=args.amp, progress=args.progress)
     results = run_demo(plan, log=lambda m: print(m, file=sys.stderr, flush=True))
     print(format_results(results))
     print(f"results: {out / 'results.json'}, plot: {out / 'results.png'}, runs: {out}/*/")
@@ -224,10 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Train from a recipe and/or flags. Runs under torchrun too.")
     add_train_arguments(train)
     train.set_defaults(func=cmd_train)
-    distill = sub.add_parser("distill", help="distil a teacher into a student (kd, sskd)",
+    distill = sub.add_parser("distill", help="distil a teacher into a student (kd, sskd, hssakd)",
                              description="Like `sskd train`, with the stages of a distillation method "
-                                         "(sskd: the teacher head for 60 epochs, then the student); "
-                                         "flags apply to the student stage.")
+                                         "(sskd: the teacher head for 60 epochs, then the student; hssakd: "
+                                         "the frozen teacher's branches for 100 epochs, then the student; "
+                                         "hssakd_student: the student of a teacher checkpoint that holds "
+                                         "branches); flags apply to the student stage.")
     add_train_arguments(distill)
     distill.add_argument("--pretext", help="SSKD's pretext task: contrastive (default, the paper's), "
                                            "exemplar, rotation or jigsaw (paper Table 2)")
@@ -254,7 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--student", default="resnet8", help="student network; default resnet8")
     demo.add_argument("--teacher-epochs", type=int, default=20, help="teacher epochs; default 20")
     demo.add_argument("--head-epochs", type=int, default=3, help="epochs of the teacher's SS head; default 3")
-    demo.add_argument("--student-epochs", type=int, default=10, help="student epochs; default 10")
+    demo.add_argument("--student-epochs", type=int, default=8, help="student epochs; default 8")
+    demo.add_argument("--heavy-seeds", type=int, nargs="+", default=[0],
+                      help="seeds of the HSSAKD rows (2-3x the cost of an SSKD run); default 0")
+    demo.add_argument("--methods", nargs="+", default=["CE", "KD", "SSKD", "HSSAKD", "HSSAKD-online"],
+                      help="rows of the table; default CE KD SSKD HSSAKD HSSAKD-online")
     demo.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="student seeds; default 0 1 2")
     demo.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     demo.add_argument("--amp", choices=["auto", "none", "bf16", "fp16"], default="auto",

@@ -26,6 +26,7 @@ def test_table_reports_mean_and_sample_std(tmp_path):
 def test_a_gap_inside_the_spread_is_not_called_a_win():
     assert "no clear winner" in verdict(runs(95, 96, 97), runs(94, 95, 96))
     assert "does not beat" in verdict(runs(90, 90.5, 91), runs(95, 95.5, 96))
+    assert verdict(runs(97, 97.5, 98), runs(95, 95.5, 96), "HSSAKD").startswith("On digits, HSSAKD beats KD")
     json.dumps(results(runs(1), runs(2)))
 
 
@@ -36,3 +37,11 @@ def test_the_teacher_heads_retrieval_accuracy_is_reported_once():
     text = format_results(r)
     assert text.count("retrieval top-1 41.50") == 1 and "3 epochs, trained once" in text
     assert "retrieval" not in format_results(results(runs(94, 95, 96), runs(96, 97, 98)))
+
+
+def test_a_single_seed_row_shows_no_spread_and_no_verdict_of_victory():
+    r = results(runs(94, 95, 96), runs(96, 97, 98))
+    r["students"]["HSSAKD"] = runs(99)
+    text = format_results(r)
+    assert "99.00 (1 seed)" in text and "100.00 (1 seed)" in text
+    assert "HSSAKD (one seed) is +4.00 points from KD's mean" in text and "not enough to call a winner" in text

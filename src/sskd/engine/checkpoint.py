@@ -146,13 +146,19 @@ STRIP_PREFIXES = ("module.", "backbone.")
 
 
 def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
-    """A state dict from a ``.safetensors`` file or a ``.pth``/``.pt`` checkpoint.
+    """A network's state dict from a ``.safetensors`` file or a ``.pth``/``.pt`` checkpoint.
 
     Checkpoints of the original codebases keep the weights under ``model``,
     ``state_dict`` or ``net``, possibly with a ``module.`` (DataParallel) or
-    ``backbone.`` (HSSAKD wrapper) prefix; both are stripped. ``.pth`` files are read
+    ``backbone.`` (HSSAKD wrapper) prefix; both are stripped, and where a ``backbone.``
+    part exists, everything else (auxiliary branches) is left out. ``.pth`` files are read
     with ``torch.load(weights_only=True)``: nothing in them is executed.
     """
+    return strip_prefixes(read_state_dict(path))
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Every tensor of a checkpoint, keys as saved (see :func:`read_weights`)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r}: no such file")
@@ -173,7 +179,7 @@ def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
         if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
             raise CheckpointError(f"checkpoint {str(path)!r}: expected a state dict, or one under "
                                   f"{', '.join(ORIGINAL_KEYS)}")
-    return strip_prefixes(state)
+    return state
 
 
 def strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

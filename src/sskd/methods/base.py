@@ -100,8 +100,13 @@ class Method(nn.Module):
         raise NotImplementedError
 
     def export_key(self) -> str:
-        """Key of the network saved as the stage's deliverable (``model.safetensors``)."""
+        """Key of the network this stage delivers (saved as ``model.safetensors``, cached)."""
         raise NotImplementedError
+
+    def export_network(self, networks: nn.ModuleDict) -> nn.Module:
+        """What ``model.safetensors`` holds; default ``networks[export_key()]``. HSSAKD's
+        teachers export backbone and branches together (keys ``backbone.*``, ``branches.*``)."""
+        return networks[self.export_key()]
 
 
 METHODS: Registry[type[Method]] = Registry("method")

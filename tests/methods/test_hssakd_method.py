@@ -5,31 +5,22 @@ import json
 
 import pytest
 import torch
+from distill_helpers import method_context as context
+from distill_helpers import random_views
 from safetensors.torch import load_file
 from torch import nn
 
 from sskd.config import config_from_dict
-from sskd.data import make_views
 from sskd.engine import train
 from sskd.engine.checkpoint import load_pretrained
 from sskd.engine.evaluate import evaluate_checkpoint
 from sskd.losses import hierarchical_kd_loss, kd_loss
-from sskd.methods import MethodContext, build_method
+from sskd.methods import build_method
 from sskd.models import build_model
 
 
-def context(teacher_file, stage, networks, model="resnet8"):
-    config = config_from_dict({"model": {"name": model}, "device": "cpu",
-                               "teacher": {"name": "resnet8", "checkpoint": str(teacher_file)},
-                               "stages": [stage]})
-    return MethodContext(config, config.stages[0], 10, networks)
-
-
 def batch(seed=0, b=4):
-    g = torch.Generator().manual_seed(seed)
-    images = torch.randint(0, 256, (b, 3, 32, 32), dtype=torch.uint8, generator=g)
-    labels = torch.randint(0, 10, (b,), generator=g)
-    return make_views("hssakd", mean=(0.5,) * 3, std=(0.25,) * 3, train=True)(images, labels, g)
+    return random_views("hssakd", seed, b)
 
 
 def test_frozen_teacher_stage_leaves_weights_and_bn_statistics_bit_identical(teacher_file):

@@ -4,26 +4,18 @@ import copy
 
 import pytest
 import torch
+from distill_helpers import method_context as context
+from distill_helpers import random_views
+from torch import nn
 
 from sskd.config import config_from_dict
 from sskd.data import make_views
 from sskd.engine import train
-from sskd.methods import MethodContext, build_method
-from torch import nn
-
-
-def context(teacher_file, stage, networks=None):
-    config = config_from_dict({"model": {"name": "resnet8"}, "device": "cpu",
-                               "teacher": {"name": "resnet8", "checkpoint": str(teacher_file)},
-                               "stages": [stage]})
-    return MethodContext(config, config.stages[0], 10, networks if networks is not None else nn.ModuleDict())
+from sskd.methods import build_method
 
 
 def sskd_batch(seed=0, b=8):
-    g = torch.Generator().manual_seed(seed)
-    images = torch.randint(0, 256, (b, 3, 32, 32), dtype=torch.uint8, generator=g)
-    labels = torch.randint(0, 10, (b,), generator=g)
-    return make_views("sskd", mean=(0.5,) * 3, std=(0.25,) * 3, train=True)(images, labels, g)
+    return random_views("sskd", seed, b)
 
 
 def test_teacher_head_stage_leaves_every_teacher_tensor_bit_identical(teacher_file):

@@ -6,12 +6,12 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
+from distill_helpers import method_context as context
+from distill_helpers import random_views
 from torch import nn
 
-from sskd.config import config_from_dict
-from sskd.data import make_views
 from sskd.losses import batch_hard_triplet_loss, similarity_matrix
-from sskd.methods import MethodContext, build_method
+from sskd.methods import build_method
 from sskd.methods.sskd import pretext_top1
 from sskd.models.output import ModelOutput
 from sskd.selfsup import build_pretext_task, list_pretext_tasks
@@ -20,10 +20,7 @@ MEAN, STD = (0.5,) * 3, (0.25,) * 3
 
 
 def batch_for(task, b=6, seed=0, train=True):
-    g = torch.Generator().manual_seed(seed)
-    images = torch.randint(0, 256, (b, 3, 32, 32), dtype=torch.uint8, generator=g)
-    labels = torch.randint(0, 10, (b,), generator=g)
-    return make_views(task.views, mean=MEAN, std=STD, train=train)(images, labels, g)
+    return random_views(task.views, seed, b, train)
 
 
 def test_the_four_tasks_of_table_2_are_registered():
@@ -108,11 +105,6 @@ def test_retrieval_accuracy_is_exact_for_invariant_features_and_chance_for_const
     assert pretext_top1(task, MeanColour(True), nn.Identity(), batch, group=1).item() == pytest.approx(100.0)
 
 
-def context(teacher_file, stage, networks):
-    config = config_from_dict({"model": {"name": "resnet8"}, "device": "cpu",
-                               "teacher": {"name": "resnet8", "checkpoint": str(teacher_file)},
-                               "stages": [stage]})
-    return MethodContext(config, config.stages[0], 10, networks)
 
 
 @pytest.mark.parametrize("name", ["exemplar", "rotation", "jigsaw"])

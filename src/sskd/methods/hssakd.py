@@ -23,7 +23,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sskd.data.views import MultiViewBatch, flatten_views, joint_labels
-from sskd.engine.meter import topk_correct
 from sskd.losses import class_logits_from_joint, hierarchical_kd_loss, joint_cross_entropy, kd_loss
 from sskd.methods.base import Method, MethodContext, register_method
 from sskd.methods.teacher import frozen_teacher, frozen_teacher_branches
@@ -46,19 +45,21 @@ def _forward(backbone: nn.Module, branches: nn.Module, x: Tensor, detach: bool =
     return out.logits, branches(out, detach=detach)
 
 
+def _top1(logits: Tensor, targets: Tensor) -> Tensor:
+    """Top-1 (%) of ``[N, C]`` logits against ``[N]`` targets, a 0-dim device tensor."""
+    return (logits.argmax(dim=1) == targets).sum() * (100.0 / targets.numel())
+
+
 def branch_accuracies(aux_logits: list[Tensor], batch: MultiViewBatch, prefix: str) -> dict[str, Tensor]:
     """Per branch ``l`` (1-based): ``<prefix>ss_top1_b<l>``, top-1 over the joint labels on
     all views, and ``<prefix>cls_top1_b<l>``, top-1 of the class logits summed over the
     rotation slots (HSSAKD.md §1.3). Percentages as 0-dim device tensors."""
     targets = _joint_targets(batch)
     labels = batch.labels.repeat_interleave(batch.views.shape[1])
-    rows = targets.numel()
     metrics = {}
     for i, logits in enumerate(aux_logits, 1):
-        logits = logits.float()
-        metrics[f"{prefix}ss_top1_b{i}"] = topk_correct(logits, targets, (1,))[0] * (100.0 / rows)
-        metrics[f"{prefix}cls_top1_b{i}"] = topk_correct(class_logits_from_joint(logits), labels, (1,))[0] * (
-            100.0 / rows)
+        metrics[f"{prefix}ss_top1_b{i}"] = _top1(logits.float(), targets)
+        metrics[f"{prefix}cls_top1_b{i}"] = _top1(class_logits_from_joint(logits.float()), labels)
     return metrics
 
 
@@ -294,8 +295,7 @@ class HSSAKDOnline(Method):
 
     def eval_metrics(self, batch: MultiViewBatch) -> dict[str, Tensor]:
         normal = batch.views[:, 0]
-        peer_logits = self.peer(normal).logits.float()
-        return {"peer_top1": topk_correct(peer_logits, batch.labels, (1,))[0] * (100.0 / batch.labels.numel())}
+        return {"peer_top1": _top1(self.peer(normal).logits.float(), batch.labels)}
 
     def eval_network(self) -> nn.Module:
         return self.student

@@ -1,0 +1,25 @@
+"""Small builders shared by the method tests: a method context around the random
+teacher checkpoint, and a batch of random images through a view maker."""
+
+import torch
+from torch import nn
+
+from sskd.config import config_from_dict
+from sskd.data import make_views
+from sskd.methods import MethodContext
+
+
+def method_context(teacher_file, stage, networks=None, model="resnet8"):
+    """A context for one ``stage`` with a ``model`` student and the ResNet-8 teacher file."""
+    config = config_from_dict({"model": {"name": model}, "device": "cpu",
+                               "teacher": {"name": "resnet8", "checkpoint": str(teacher_file)},
+                               "stages": [stage]})
+    return MethodContext(config, config.stages[0], 10, networks if networks is not None else nn.ModuleDict())
+
+
+def random_views(maker, seed=0, b=4, train=True):
+    """``b`` random 32×32 images with labels in 0..9 through view maker ``maker``."""
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (b, 3, 32, 32), dtype=torch.uint8, generator=g)
+    labels = torch.randint(0, 10, (b,), generator=g)
+    return make_views(maker, mean=(0.5,) * 3, std=(0.25,) * 3, train=train)(images, labels, g)

@@ -34,7 +34,7 @@ def test_a_cached_head_is_reused_and_equals_a_fresh_one(tmp_path, teacher_file):
 
     second = train(head_config(tmp_path, teacher_file, "b", seed=1))
     assert second["stages"]["head"]["cached_from"] == str(cached[0])
-    assert second["stages"]["head"]["last_epoch"] == first["stages"]["head"]["last_epoch"]
+    assert second["stages"]["head"]["scores"] == first["stages"]["head"]["last_epoch"]
     metrics = tmp_path / "b" / "metrics.jsonl"
     assert not metrics.exists() or not metrics.read_text().strip()   # no epoch was trained
 
@@ -45,23 +45,51 @@ def test_a_cached_head_is_reused_and_equals_a_fresh_one(tmp_path, teacher_file):
         assert torch.equal(a[key], b[key]) and torch.equal(a[key], c[key]), key
 
 
-def test_a_different_teacher_or_seed_dependent_data_is_a_miss(tmp_path, teacher_file):
+DATA = {"root": None, "train_images": 1347, "num_classes": 10, "class_names": list("0123456789")}
+HPARAMS = {"task": "contrastive", "temperature": 1.0}
+
+
+def key_of(config, world_size=1, hparams=HPARAMS, data=DATA):
+    return stage_cache_key(config, 0, world_size, hparams, data)
+
+
+def test_what_changes_the_result_changes_the_key(tmp_path, teacher_file):
     config = head_config(tmp_path, teacher_file, "a", seed=0)
-    key = stage_cache_key(config, 0, world_size=1)
-    assert stage_cache_key(head_config(tmp_path, teacher_file, "b", seed=5), 0, 1) == key
+    key = key_of(config)
+    assert key_of(head_config(tmp_path, teacher_file, "b", seed=5)) == key   # the stage has its own seed
 
     other = tmp_path / "other.safetensors"
     other.write_bytes(teacher_file.read_bytes())
-    assert stage_cache_key(head_config(tmp_path, other, "a", seed=0), 0, 1) == key   # same bytes
+    assert key_of(head_config(tmp_path, other, "a", seed=0)) == key   # same bytes, another file
     torch.manual_seed(1)
     export_model(build_model("resnet8", num_classes=10), other, {"model": "resnet8"})
-    assert stage_cache_key(head_config(tmp_path, other, "a", seed=0), 0, 1)["teacher"] != key["teacher"]
+    assert key_of(head_config(tmp_path, other, "a", seed=0))["teacher"] != key["teacher"]
 
     # With a training subset, the run's seed picks the images, so it joins the key.
-    few = [stage_cache_key(head_config(tmp_path, teacher_file, "a", seed=s, train_fraction=0.5), 0, 1)
-           for s in (0, 1)]
+    few = [key_of(head_config(tmp_path, teacher_file, "a", seed=s, train_fraction=0.5)) for s in (0, 1)]
     assert few[0] != few[1]
-    assert stage_cache_key(config, 0, world_size=2) != key
+    assert key_of(config, world_size=2) != key
+    assert key_of(config, hparams={**HPARAMS, "temperature": 0.5}) != key
+    assert key_of(config, data={**DATA, "root": "/elsewhere"}) != key
+    assert key_of(config, data={**DATA, "train_images": 1000}) != key
+
+
+def test_a_run_killed_before_its_first_checkpoint_resumes_from_its_config(tmp_path, teacher_file):
+    """After a cache hit no checkpoint exists until the next stage's first epoch ends."""
+    config = head_config(tmp_path, teacher_file, "a", seed=0)
+    config.stages.append(type(config.stages[0])(name="student", method="sskd", epochs=1))
+    config.data.train_fraction = 0.1
+    config.validate()
+    train(config)
+    run = tmp_path / "a"
+    import shutil
+
+    shutil.rmtree(run / "checkpoints")   # as if killed during the student's first epoch
+    (run / "model.safetensors").unlink()
+    resumed = train(config, run_dir=run, resume=True)
+    assert "cached_from" in resumed["stages"]["head"] and resumed["stages"]["student"]["epochs"] == 1
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 1   # the student's epoch, once
+    assert (run / "model.safetensors").is_file()
 
 
 def test_a_file_whose_stored_key_differs_is_not_used(tmp_path):

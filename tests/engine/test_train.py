@@ -167,3 +167,9 @@ def test_bf16_and_channels_last_run_on_cpu(tmp_path):
     train(config)
     record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text())
     assert math.isfinite(record["train/loss"]) and record["train/loss"] < math.log(10) + 1
+
+
+def test_resume_needs_a_run_directory_with_a_config(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no checkpoint under .* and no config.yaml"):
+        train(tiny_config(tmp_path), run_dir=tmp_path / "empty", resume=True)

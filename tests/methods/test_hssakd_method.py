@@ -144,3 +144,21 @@ def test_end_to_end_joint_teacher_then_student_exports_a_plain_network(tmp_path)
 def test_a_checkpoint_without_branches_cannot_teach_hssakd(tmp_path, teacher_file):
     with pytest.raises(ValueError, match="holds no auxiliary branches"):
         train(run_config(tmp_path, "s", [{"method": "hssakd", "epochs": 1}], teacher=teacher_file))
+
+
+@pytest.mark.parametrize("model, teacher, stages, message", [
+    ("vgg8", "resnet8", [{"method": "hssakd"}], r"stages\[0\] \(hssakd\): .*student vgg8 has 4 and the teacher resnet8 3"),
+    ("mobilenet_v2", "resnet8", [{"method": "hssakd_online"}], r"stages\[0\] \(hssakd_online\): .*mobilenet_v2"),
+    ("resnet8", "resnet8", [{"name": "h", "method": "sskd_teacher_head", "args": {"task": "rotation"}},
+                            {"name": "s", "method": "sskd"}], r"stages\[1\] \(sskd\): mimics pretext task 'contrastive'"),
+])
+def test_a_run_that_cannot_work_is_refused_before_anything_is_written(tmp_path, teacher_file, model, teacher,
+                                                                      stages, message):
+    from sskd.config import ConfigError
+
+    config = config_from_dict({"model": {"name": model}, "device": "cpu",
+                               "teacher": {"name": teacher, "checkpoint": str(teacher_file)},
+                               "output": {"dir": str(tmp_path), "name": "r"}, "stages": stages})
+    with pytest.raises(ConfigError, match=message):
+        train(config)
+    assert not (tmp_path / "r").exists()

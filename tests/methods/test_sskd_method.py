@@ -61,6 +61,7 @@ def test_ablations_are_configs(teacher_file):
     assert set(losses) == {"ce", "kd"}
     method, networks = sskd_method(teacher_file, ss_weight=0.0)
     assert {id(p) for p in method.trainable_parameters()} == {id(p) for p in networks["student"].parameters()}
+    assert not any(p.requires_grad for p in networks["student_head"].parameters())  # DDP waits for no gradient
     method, _ = sskd_method(teacher_file, ce_weight=0.0, kd_weight=0.0, tf_weight=0.0)
     _, losses = method.forward_train(sskd_batch())
     assert set(losses) == {"ss"}
@@ -128,3 +129,15 @@ def test_kd_method_matches_the_loss_by_hand(teacher_file):
     torch.testing.assert_close(losses["kd"], 0.9 * kl)
     torch.testing.assert_close(losses["ce"], 0.1 * torch.nn.functional.cross_entropy(logits, batch.labels))
     assert {id(p) for p in method.trainable_parameters()} == {id(p) for p in networks["student"].parameters()}
+
+
+def test_retrieval_groups_must_tile_the_evaluation_batch(tmp_path, teacher_file):
+    from sskd.config import ConfigError
+
+    config = config_from_dict({"model": {"name": "resnet8"}, "device": "cpu",
+                               "data": {"eval_batch_size": 100},
+                               "teacher": {"name": "resnet8", "checkpoint": str(teacher_file)},
+                               "output": {"dir": str(tmp_path), "name": "r"},
+                               "stages": [{"name": "h", "method": "sskd_teacher_head"}]})
+    with pytest.raises(ConfigError, match="eval_batch_size=100 must be a multiple of eval_group=64"):
+        train(config)

@@ -55,6 +55,10 @@ def preflight(config: RunConfig) -> None:
         if cls.needs_teacher and (config.teacher.name is None or config.teacher.checkpoint is None):
             raise ConfigError(f"teacher: method {stage.method!r} (stages[{k}]) needs a teacher: set "
                               f"teacher.name and teacher.checkpoint (--teacher, --teacher-ckpt)")
+        try:
+            cls.check_run(config, k)
+        except ValueError as exc:
+            raise ConfigError(f"stages[{k}] ({stage.method}): {exc}") from None
     try:
         device = torch.device("cpu" if config.device == "auto" else config.device)
     except RuntimeError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass
@@ -73,6 +74,9 @@ def _train(config, run_dir, resume, stream, dist) -> dict[str, Any]:
     exported: dict[str, dict[str, Any]] = {}
     if records_dir is not None and not resume:
         records_dir.write_config(config)
+    if records_dir is not None and resume and checkpoint is None:
+        records_dir.truncate_metrics(0)
+        progress.message(f"{run_path} has no checkpoint yet: starting it over from its config")
 
     loaders = {"test": eval_loader(data.test, config.data, device, dist)}
     if data.val is not None:
@@ -92,11 +96,12 @@ def _train(config, run_dir, resume, stream, dist) -> dict[str, Any]:
         _check_checkpointed(method, networks, stage.method)
         if saved is not None and k < saved["stage"]:
             continue  # finished before the checkpoint; its networks are loaded below
-        cache_entry = _stage_cache_entry(config, k, method, dist) if saved is None else None
+        # A stage resumed part-way still fills the cache when it ends, but is not replaced by it.
+        cache_entry = _stage_cache_entry(config, k, method, dist, data, lookup=saved is None)
         if cache_entry is not None and cache_entry.hit is not None:
             meta = cache_entry.cache.load(cache_entry.hit, networks[method.export_key()])
             cached[stage.name] = {"cached_from": str(cache_entry.hit), "epochs": stage.epochs,
-                                  "last_epoch": meta.get("scores", {})}
+                                  "scores": meta.get("scores", {})}
             progress.message(f"[{stage.name}] reused {cache_entry.hit} (trained before for this "
                              f"teacher checkpoint and these settings)")
             if records_dir is not None and k == len(config.stages) - 1:
@@ -119,14 +124,17 @@ def _train(config, run_dir, resume, stream, dist) -> dict[str, Any]:
         def on_epoch_end(epoch: int, record: dict[str, Any], k=k, runner=runner, stage=stage,
                          selector=selector) -> None:
             records.append(record)
+            try:  # the snapshot first: a checkpoint never names a selected epoch it lacks
+                selector.after_epoch([r for r in records if r["stage"] == stage.name], networks, dist.is_main)
+                problem = None
+            except KeyError as exc:
+                problem = ValueError(f"stages[{k}].{exc.args[0]}")
             if records_dir is not None:
                 records_dir.log_epoch(record, len(records))
                 state = {"stage": k, "epoch": epoch + 1, "records": len(records), **runner.state_dict()}
                 store.save(checkpoint_tag(k, epoch + 1), networks, state)
-            try:
-                selector.after_epoch([r for r in records if r["stage"] == stage.name], networks, dist.is_main)
-            except KeyError as exc:
-                raise ValueError(f"stages[{k}].{exc.args[0]}") from None
+            if problem is not None:
+                raise problem
             progress.message(_epoch_line(record, stage.epochs))
             barrier(dist)
 
@@ -166,14 +174,18 @@ class _CacheEntry:
     hit: Optional[Path]
 
 
-def _stage_cache_entry(config: RunConfig, k: int, method, dist) -> Optional[_CacheEntry]:
+def _stage_cache_entry(config: RunConfig, k: int, method, dist, data, lookup: bool) -> Optional[_CacheEntry]:
     """The cache entry of stage ``k`` if its method is cacheable and caching is on; ``hit``
-    is the cached file if there is one (decided on rank 0, the same on every rank)."""
+    is the cached file if ``lookup`` and there is one (decided on rank 0, the same on every
+    rank)."""
     if not (method.cacheable and config.output.cache):
         return None
     cache = StageCache(cache_directory(config))
-    key = stage_cache_key(config, k, dist.world_size)
-    hit = cache.lookup(config.stages[k].method, key) if dist.is_main else None
+    fingerprint = {"root": str(Path(config.data.root).resolve()) if config.data.root else None,
+                   "train_images": len(data.train), "num_classes": data.info.num_classes,
+                   "class_names": list(data.info.class_names)}
+    key = stage_cache_key(config, k, dist.world_size, dataclasses.asdict(method.hparams), fingerprint)
+    hit = cache.lookup(config.stages[k].method, key) if dist.is_main and lookup else None
     hit = broadcast_object(str(hit) if hit else None, dist)
     return _CacheEntry(cache, key, Path(hit) if hit else None)
 
@@ -190,9 +202,9 @@ class RunDirectoryError(ValueError):
 
 def _run_dir_problem(run_path: Path, resume: bool) -> str | None:
     if resume:
-        if not (run_path / "checkpoints" / "latest").is_file():
-            return f"--resume: no checkpoint under {run_path / 'checkpoints'}"
-        return None
+        if not (run_path / "checkpoints" / "latest").is_file() and not (run_path / "config.yaml").is_file():
+            return f"--resume: no checkpoint under {run_path / 'checkpoints'} and no config.yaml in {run_path}"
+        return None  # without a checkpoint (killed in its first epoch): started over from its config
     if run_path.exists() and any(run_path.iterdir()):
         return (f"run directory {run_path} already holds a run; pick another --name, "
                 f"or continue it with --resume {run_path}")
@@ -244,7 +256,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         if not s:
             continue
         if "cached_from" in s:
-            scores = " ".join(f"{k} {v:.2f}" for k, v in s["last_epoch"].items())
+            scores = " ".join(f"{k} {v:.2f}" for k, v in s["scores"].items())
             lines.append(f"  [{name}] reused from {s['cached_from']}: {scores}")
             continue
         last, best = s["last_epoch"], s["best_epoch"]

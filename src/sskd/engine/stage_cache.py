@@ -7,9 +7,11 @@ the first run trains it and saves it under ``<cache_dir>/<method>-<key>.safetens
 every later run with the same key loads it instead.
 
 The key hashes everything that determines the result: the teacher checkpoint's bytes
-(SHA-256), the teacher model, the stage (method, schedule, args, seed, position), the data
-(set, batch, split options, and the run's seed when that seed picks the training images),
-mixed precision and the number of processes. A stage whose seed follows the run's seed
+(SHA-256), the teacher model, the stage (method, schedule, resolved hyper-parameters,
+seed, position), the data (set, root, size and classes, batch, split options, and the
+run's seed when that seed picks the training images), mixed precision and the number of
+processes. Kernel choices (``channels_last``, ``compile``, ``deterministic``) are not in
+it: they change results only at rounding level. A stage whose seed follows the run's seed
 therefore gets one cache entry per seed; give it its own ``seed`` to share one entry.
 """
 
@@ -22,11 +24,11 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from sskd.config import RunConfig
-from sskd.engine.checkpoint import load_state_checked, read_export_metadata, read_weights
+from sskd.engine.checkpoint import load_state_checked, read_export_metadata
 
 CACHE_FORMAT = 1
 
@@ -39,21 +41,24 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def stage_cache_key(config: RunConfig, index: int, world_size: int) -> dict[str, Any]:
-    """Everything the result of stage ``index`` depends on, as a JSON-able dict."""
+def stage_cache_key(config: RunConfig, index: int, world_size: int, hparams: dict[str, Any],
+                    data_fingerprint: dict[str, Any]) -> dict[str, Any]:
+    """Everything the result of stage ``index`` depends on, as a JSON-able dict:
+    ``hparams`` are the method's resolved hyper-parameters (defaults filled in), and
+    ``data_fingerprint`` says which data it read (root, training-set size, classes)."""
     stage = config.stages[index]
     data = config.data
     picks_images = data.val_fraction > 0 or data.train_fraction < 1 or data.label_noise > 0
+    schedule = {k: v for k, v in dataclasses.asdict(stage).items() if k not in ("name", "args")}
     return {
         "format": CACHE_FORMAT,
         "teacher": {"name": config.teacher.name, "args": config.teacher.args,
                     "sha256": file_sha256(config.teacher.checkpoint)},
-        "stage": {**{k: v for k, v in dataclasses.asdict(stage).items() if k != "name"},
-                  "seed": config.stage_seed(index), "index": index},
+        "stage": {**schedule, "hparams": hparams, "seed": config.stage_seed(index), "index": index},
         "data": {"name": data.name, "batch_size": data.batch_size, "drop_last": data.drop_last,
                  "image_size": data.image_size, "val_fraction": data.val_fraction,
                  "train_fraction": data.train_fraction, "label_noise": data.label_noise,
-                 "seed": config.seed if picks_images else None},
+                 "seed": config.seed if picks_images else None, **data_fingerprint},
         "amp": config.speed.amp,
         "world_size": world_size,
     }
@@ -83,9 +88,8 @@ class StageCache:
 
     def load(self, path: Path, network: nn.Module) -> dict[str, Any]:
         """Load the cached weights into ``network``; returns the file's metadata."""
-        state = read_weights(path)
         device = next(iter(network.state_dict().values())).device
-        load_state_checked(network, {k: v.to(device) for k, v in state.items()}, str(path))
+        load_state_checked(network, load_file(str(path), device=str(device)), str(path))
         return read_export_metadata(path)
 
     def save(self, method: str, key: dict[str, Any], network: nn.Module,

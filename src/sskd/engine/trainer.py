@@ -66,7 +66,8 @@ class StageRunner:
         model: nn.Module = method
         if env.dist.enabled:
             ids = [env.device.index] if env.device.type == "cuda" else None
-            model = nn.parallel.DistributedDataParallel(method, device_ids=ids)
+            model = nn.parallel.DistributedDataParallel(
+                method, device_ids=ids, find_unused_parameters=method.leaves_parameters_unused())
         if speed.compile:
             model = torch.compile(model)
         self.train_model = model
@@ -90,7 +91,7 @@ class StageRunner:
             record = self.train_epoch(epoch)
             network = self.method.eval_network()
             # Evaluate, on every process, the BatchNorm statistics that rank 0 saves.
-            broadcast_buffers(network, self.env.dist)
+            broadcast_buffers(self.method, self.env.dist)
             for split, loader in self.env.eval_loaders.items():
                 scores = evaluate(network, loader, self.test_maker, self.env.device,
                                   self.env.config.speed, self.env.dist)

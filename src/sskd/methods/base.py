@@ -12,6 +12,7 @@ and one checkpoint holds them all.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable, ClassVar, Iterator, Optional
 
@@ -72,8 +73,22 @@ class Method(nn.Module):
         """Raise ``ValueError`` for hyper-parameter values that cannot work. Called before
         anything is built, read or written (also by the run's preflight checks)."""
 
+    @classmethod
+    def check_run(cls, config: RunConfig, index: int) -> None:
+        """Raise ``ValueError`` if stage ``index`` cannot work within this run (networks it
+        cannot serve, a mismatch with an earlier stage). Run's preflight, before anything
+        is read or written, so that a mistake is not found after a long earlier stage."""
+
     def forward_train(self, batch: MultiViewBatch) -> tuple[Tensor, dict[str, Tensor]]:
         raise NotImplementedError
+
+    def leaves_parameters_unused(self) -> bool:
+        """Whether a trained parameter may get no gradient because a loss term is switched
+        off (a ``*_weight`` hyper-parameter is 0); DistributedDataParallel then looks for them."""
+        if not dataclasses.is_dataclass(self.hparams):
+            return False
+        return any(f.name.endswith("_weight") and getattr(self.hparams, f.name) == 0
+                   for f in dataclasses.fields(self.hparams))
 
     def eval_metrics(self, batch: MultiViewBatch) -> dict[str, Tensor]:
         """Metrics on a test batch made by the ``eval_views`` maker (test mode): ``{name:

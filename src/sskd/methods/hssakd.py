@@ -27,7 +27,7 @@ from sskd.losses import class_logits_from_joint, hierarchical_kd_loss, joint_cro
 from sskd.methods.base import Method, MethodContext, register_method
 from sskd.methods.teacher import frozen_teacher, frozen_teacher_branches
 from sskd.models import build_model
-from sskd.models.branches import AuxiliaryModel, build_branches
+from sskd.models.branches import AuxiliaryModel, branch_count, build_branches
 
 
 def _joint_targets(batch: MultiViewBatch) -> Tensor:
@@ -95,6 +95,10 @@ class HSSAKDTeacher(Method):
     needs_teacher = True
     cacheable = True
 
+    @classmethod
+    def check_run(cls, config, index: int) -> None:
+        branch_count(config.teacher.name, **config.teacher.args)
+
     def __init__(self, context: MethodContext, hparams):
         super().__init__(context, hparams)
         self.teacher = frozen_teacher(context)
@@ -131,6 +135,14 @@ class HSSAKDJoint(Method):
 
     Hparams = JointCEHparams
     views = eval_views = "hssakd"
+
+    @classmethod
+    def check_hparams(cls, hparams: JointCEHparams) -> None:
+        _check_weights(hparams, ("ce_weight", "joint_weight"))
+
+    @classmethod
+    def check_run(cls, config, index: int) -> None:
+        branch_count(config.model.name, **config.model.args)
 
     def __init__(self, context: MethodContext, hparams: JointCEHparams):
         super().__init__(context, hparams)
@@ -199,6 +211,14 @@ class HSSAKD(Method):
     def check_hparams(cls, hparams: HSSAKDHparams) -> None:
         _check_weights(hparams, ("ce_weight", "aux_weight", "kd_weight"))
 
+    @classmethod
+    def check_run(cls, config, index: int) -> None:
+        student = branch_count(config.model.name, **config.model.args)
+        teacher = branch_count(config.teacher.name, **config.teacher.args)
+        if student != teacher:
+            raise ValueError(f"HSSAKD matches branches one to one, but the student {config.model.name} has "
+                             f"{student} and the teacher {config.teacher.name} {teacher}")
+
     def __init__(self, context: MethodContext, hparams: HSSAKDHparams):
         super().__init__(context, hparams)
         self.teacher = frozen_teacher(context)
@@ -212,9 +232,14 @@ class HSSAKD(Method):
     def forward_train(self, batch: MultiViewBatch) -> tuple[Tensor, dict[str, Tensor]]:
         hp = self.hparams
         x = flatten_views(batch.views)
-        s_logits, s_aux = _forward(self.student, self.branches, x)
-        with torch.no_grad():
-            t_logits, t_aux = _forward(self.teacher, self.teacher_branches, x)
+        if hp.aux_weight:
+            s_logits, s_aux = _forward(self.student, self.branches, x)
+            with torch.no_grad():
+                t_logits, t_aux = _forward(self.teacher, self.teacher_branches, x)
+        else:  # no branch runs: the aux term is off
+            s_logits, s_aux = self.student(x).logits, []
+            with torch.no_grad():
+                t_logits, t_aux = self.teacher(x).logits, []
         normal = _normal(s_logits, batch.views.shape[1])
         losses = _weighted({
             "ce": (hp.ce_weight, lambda: F.cross_entropy(normal, batch.labels)),
@@ -226,9 +251,6 @@ class HSSAKD(Method):
     def eval_metrics(self, batch: MultiViewBatch) -> dict[str, Tensor]:
         _, aux = _forward(self.student, self.branches, flatten_views(batch.views))
         return branch_accuracies(aux, batch, "student_")
-
-    def trainable_parameters(self):
-        return iter(list(self.student.parameters()) + list(self.branches.parameters()))
 
     def eval_network(self) -> nn.Module:
         return self.student
@@ -262,6 +284,10 @@ class HSSAKDOnline(Method):
     @classmethod
     def check_hparams(cls, hparams: OnlineHparams) -> None:
         _check_weights(hparams, ("ce_weight", "joint_weight", "kl_weight"))
+
+    @classmethod
+    def check_run(cls, config, index: int) -> None:
+        branch_count(config.model.name, **config.model.args)
 
     def __init__(self, context: MethodContext, hparams: OnlineHparams):
         super().__init__(context, hparams)

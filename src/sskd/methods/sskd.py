@@ -85,6 +85,11 @@ class SSKDTeacherHead(Method):
         _positive_group(hparams.eval_group)
         build_pretext_task(hparams.task, hparams.views, hparams.temperature, hparams.margin)
 
+    @classmethod
+    def check_run(cls, config, index: int) -> None:
+        _check_eval_groups(config, index,
+                           config.stages[index].args.get("eval_group", TeacherHeadHparams.eval_group))
+
     def __init__(self, context: MethodContext, hparams: TeacherHeadHparams):
         super().__init__(context, hparams)
         self.task = build_pretext_task(hparams.task, hparams.views, hparams.temperature, hparams.margin)
@@ -114,6 +119,14 @@ class SSKDTeacherHead(Method):
 def _positive_group(group: int) -> None:
     if group < 1:
         raise ValueError(f"eval_group must be >= 1, got {group}")
+
+
+def _check_eval_groups(config, index: int, group: int) -> None:
+    """Retrieval groups are cut from each evaluation batch: every group but the split's
+    last must hold ``eval_group`` images, as in the released code's batches of 64."""
+    if config.data.eval_batch_size % group:
+        raise ValueError(f"data.eval_batch_size={config.data.eval_batch_size} must be a multiple of "
+                         f"eval_group={group}, so that every retrieval group holds {group} test images")
 
 
 @dataclass
@@ -156,6 +169,17 @@ class SSKD(Method):
         _positive_group(hparams.eval_group)
         build_pretext_task(hparams.task, hparams.views)
 
+    @classmethod
+    def check_run(cls, config, index: int) -> None:
+        _check_eval_groups(config, index, config.stages[index].args.get("eval_group", SSKDHparams.eval_group))
+        task = config.stages[index].args.get("task", SSKDHparams.task)
+        for stage in config.stages[:index]:
+            if stage.method == "sskd_teacher_head":
+                head_task = stage.args.get("task", TeacherHeadHparams.task)
+                if head_task != task:
+                    raise ValueError(f"mimics pretext task {task!r}, but the teacher head stage "
+                                     f"{stage.name!r} trains {head_task!r}")
+
     def __init__(self, context: MethodContext, hparams: SSKDHparams):
         super().__init__(context, hparams)
         self.task = build_pretext_task(hparams.task, hparams.views)
@@ -176,6 +200,9 @@ class SSKD(Method):
         self.student = context.network(
             "student", lambda: build_model(model.name, num_classes=context.num_classes, **model.args))
         self.student_head = context.network("student_head", lambda: self.task.make_head(self.student.embed_dim))
+        # Without L_ss the head gets no gradient; DistributedDataParallel must not wait for one.
+        for p in self.student_head.parameters():
+            p.requires_grad_(bool(hparams.ss_weight))
 
     def forward_train(self, batch: MultiViewBatch) -> tuple[Tensor, dict[str, Tensor]]:
         hp = self.hparams
@@ -200,8 +227,6 @@ class SSKD(Method):
                 t_scores, targets = self.task.outputs(self.teacher_head(t_out.pooled), batch)
             s_scores, _ = self.task.outputs(self.student_head(s_out.pooled), batch)
             losses["ss"] = hp.ss_weight * sskd_ss_loss(s_scores, t_scores, targets, hp.ss_T, hp.ss_ratio)
-        if not losses:
-            raise ValueError("every SSKD loss weight is 0: nothing to train")
         return s_normal, losses
 
     def eval_metrics(self, batch: MultiViewBatch) -> dict[str, Tensor]:

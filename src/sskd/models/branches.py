@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock as TorchvisionBasicBlock
@@ -420,3 +421,12 @@ def build_aux_model(name: str, num_classes: int | None = None, num_rotations: in
                          f"supported: {', '.join(supported_branch_models())}")
     backbone = build_model(name, num_classes=num_classes, **model_args)
     return AuxiliaryModel(backbone, build_branches(name, backbone, num_classes, num_rotations))
+
+
+def branch_count(model_name: str, **model_args) -> int:
+    """How many auxiliary branches ``model_name`` gets, found without allocating weights
+    (the network is built on the ``meta`` device). ``ValueError`` if it has none."""
+    from sskd.models import build_model
+
+    with torch.device("meta"):
+        return build_branches(model_name, build_model(model_name, **model_args)).num_branches

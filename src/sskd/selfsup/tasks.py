@@ -146,7 +146,7 @@ class RotationTask(PretextTask):
         return PredictionHead(dim, 4)
 
     def outputs(self, h, batch):
-        return h, batch.transform_ids.reshape(-1)
+        return h.float(), batch.transform_ids.reshape(-1)
 
 
 @register_pretext_task("jigsaw")
@@ -162,4 +162,4 @@ class JigsawTask(PretextTask):
         return PredictionHead(dim, JIGSAW_CLASSES)
 
     def outputs(self, h, batch):
-        return h, jigsaw_targets(batch.transform_ids).reshape(-1)
+        return h.float(), jigsaw_targets(batch.transform_ids).reshape(-1)

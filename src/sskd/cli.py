@@ -182,7 +182,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out-dir {out} is not empty; pick another")
     plan = DemoPlan(out, teacher=args.teacher, student=args.student, teacher_epochs=args.teacher_epochs,
                     head_epochs=args.head_epochs, student_epochs=args.student_epochs, seeds=tuple(args.seeds),
-                    heavy_seeds=tuple(args.heavy_seeds), methods=tuple(args.methods), device=args.device, amp=args.amp, progress=args.progress)
+                    heavy_seeds=tuple(args.heavy_seeds), methods=tuple(args.methods), device=args.device,
+                    amp=args.amp, progress=args.progress)
     results = run_demo(plan, log=lambda m: print(m, file=sys.stderr, flush=True))
     print(format_results(results))
     print(f"results: {out / 'results.json'}, plot: {out / 'results.png'}, runs: {out}/*/")

@@ -147,10 +147,12 @@ def test_a_checkpoint_without_branches_cannot_teach_hssakd(tmp_path, teacher_fil
 
 
 @pytest.mark.parametrize("model, teacher, stages, message", [
-    ("vgg8", "resnet8", [{"method": "hssakd"}], r"stages\[0\] \(hssakd\): .*student vgg8 has 4 and the teacher resnet8 3"),
+    ("vgg8", "resnet8", [{"method": "hssakd"}],
+     r"stages\[0\] \(hssakd\): .*student vgg8 has 4 and the teacher resnet8 3"),
     ("mobilenet_v2", "resnet8", [{"method": "hssakd_online"}], r"stages\[0\] \(hssakd_online\): .*mobilenet_v2"),
     ("resnet8", "resnet8", [{"name": "h", "method": "sskd_teacher_head", "args": {"task": "rotation"}},
-                            {"name": "s", "method": "sskd"}], r"stages\[1\] \(sskd\): mimics pretext task 'contrastive'"),
+                            {"name": "s", "method": "sskd"}],
+     r"stages\[1\] \(sskd\): mimics pretext task 'contrastive'"),
 ])
 def test_a_run_that_cannot_work_is_refused_before_anything_is_written(tmp_path, teacher_file, model, teacher,
                                                                       stages, message):

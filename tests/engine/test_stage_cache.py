@@ -90,6 +90,10 @@ def test_a_run_killed_before_its_first_checkpoint_resumes_from_its_config(tmp_pa
     assert "cached_from" in resumed["stages"]["head"] and resumed["stages"]["student"]["epochs"] == 1
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 1   # the student's epoch, once
     assert (run / "model.safetensors").is_file()
+    # Resumed after the student's checkpoint: the summary still knows the head was reused.
+    (run / "checkpoints" / "latest").write_text("s01-e0001")
+    again = train(config, run_dir=run, resume=True)
+    assert again["stages"]["head"]["cached_from"] == resumed["stages"]["head"]["cached_from"]
 
 
 def test_a_file_whose_stored_key_differs_is_not_used(tmp_path):

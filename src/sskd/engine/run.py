@@ -72,6 +72,9 @@ def _train(config, run_dir, resume, stream, dist) -> dict[str, Any]:
     records: list[dict[str, Any]] = []
     cached: dict[str, dict[str, Any]] = {}
     exported: dict[str, dict[str, Any]] = {}
+    if saved is not None:  # what the summary says about stages finished before the checkpoint
+        cached.update(saved.get("cached", {}))
+        exported.update(saved.get("exported", {}))
     if records_dir is not None and not resume:
         records_dir.write_config(config)
     if records_dir is not None and resume and checkpoint is None:
@@ -131,7 +134,8 @@ def _train(config, run_dir, resume, stream, dist) -> dict[str, Any]:
                 problem = ValueError(f"stages[{k}].{exc.args[0]}")
             if records_dir is not None:
                 records_dir.log_epoch(record, len(records))
-                state = {"stage": k, "epoch": epoch + 1, "records": len(records), **runner.state_dict()}
+                state = {"stage": k, "epoch": epoch + 1, "records": len(records), "cached": cached,
+                         "exported": exported, **runner.state_dict()}
                 store.save(checkpoint_tag(k, epoch + 1), networks, state)
             if problem is not None:
                 raise problem

@@ -145,8 +145,7 @@ def _train(config, run_dir, resume, stream, dist) -> dict[str, Any]:
         runner.run(start_epoch, on_epoch_end)
         selector.restore(networks, device)
         stage_records = [r for r in records if r["stage"] == stage.name]
-        chosen = (selector.best(stage_records) if stage_records else None) or (
-            stage_records[-1] if stage_records else None)
+        chosen = (selector.best(stage_records) or stage_records[-1]) if stage_records else None
         if chosen is not None:
             exported[stage.name] = {"epoch": chosen["epoch"], "selected_on": stage.select}
         if records_dir is not None and cache_entry is not None:

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sskd.data.views import MultiViewBatch, flatten_views, joint_labels
+from sskd.data.views import MultiViewBatch, flatten_views, joint_labels, unflatten_views
 from sskd.losses import class_logits_from_joint, hierarchical_kd_loss, joint_cross_entropy, kd_loss
 from sskd.methods.base import Method, MethodContext, register_method
 from sskd.methods.teacher import frozen_teacher, frozen_teacher_branches
@@ -37,7 +37,7 @@ def _joint_targets(batch: MultiViewBatch) -> Tensor:
 
 def _normal(x: Tensor, num_views: int) -> Tensor:
     """The normal-view rows (``0::V``) of ``[B·V, ...]``."""
-    return x.view(-1, num_views, *x.shape[1:])[:, 0]
+    return unflatten_views(x, num_views)[:, 0]
 
 
 def _forward(backbone: nn.Module, branches: nn.Module, x: Tensor, detach: bool = False):
@@ -50,10 +50,12 @@ def _top1(logits: Tensor, targets: Tensor) -> Tensor:
     return (logits.argmax(dim=1) == targets).sum() * (100.0 / targets.numel())
 
 
-def branch_accuracies(aux_logits: list[Tensor], batch: MultiViewBatch, prefix: str) -> dict[str, Tensor]:
-    """Per branch ``l`` (1-based): ``<prefix>ss_top1_b<l>``, top-1 over the joint labels on
-    all views, and ``<prefix>cls_top1_b<l>``, top-1 of the class logits summed over the
-    rotation slots (HSSAKD.md §1.3). Percentages as 0-dim device tensors."""
+def branch_accuracies(backbone: nn.Module, branches: nn.Module, batch: MultiViewBatch,
+                      prefix: str) -> dict[str, Tensor]:
+    """Per branch ``l`` (1-based) on a test batch: ``<prefix>ss_top1_b<l>``, top-1 over the
+    joint labels on all views, and ``<prefix>cls_top1_b<l>``, top-1 of the class logits
+    summed over the rotation slots (HSSAKD.md §1.3). Percentages as 0-dim device tensors."""
+    _, aux_logits = _forward(backbone, branches, flatten_views(batch.views))
     targets = _joint_targets(batch)
     labels = batch.labels.repeat_interleave(batch.views.shape[1])
     metrics = {}
@@ -113,8 +115,7 @@ class HSSAKDTeacher(Method):
         return _normal(out.logits, batch.views.shape[1]), {"joint_ce": joint_cross_entropy(aux, _joint_targets(batch))}
 
     def eval_metrics(self, batch: MultiViewBatch) -> dict[str, Tensor]:
-        _, aux = _forward(self.teacher, self.branches, flatten_views(batch.views))
-        return branch_accuracies(aux, batch, "teacher_")
+        return branch_accuracies(self.teacher, self.branches, batch, "teacher_")
 
     def eval_network(self) -> nn.Module:
         return self.teacher
@@ -157,8 +158,7 @@ class HSSAKDJoint(Method):
         return normal, losses
 
     def eval_metrics(self, batch: MultiViewBatch) -> dict[str, Tensor]:
-        _, aux = _forward(self.student, self.branches, flatten_views(batch.views))
-        return branch_accuracies(aux, batch, "")
+        return branch_accuracies(self.student, self.branches, batch, "")
 
     def eval_network(self) -> nn.Module:
         return self.student
@@ -249,8 +249,7 @@ class HSSAKD(Method):
         return normal, losses
 
     def eval_metrics(self, batch: MultiViewBatch) -> dict[str, Tensor]:
-        _, aux = _forward(self.student, self.branches, flatten_views(batch.views))
-        return branch_accuracies(aux, batch, "student_")
+        return branch_accuracies(self.student, self.branches, batch, "student_")
 
     def eval_network(self) -> nn.Module:
         return self.student

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sskd.data.views import MultiViewBatch, flatten_views
+from sskd.data.views import MultiViewBatch, flatten_views, unflatten_views
 from sskd.losses import kd_loss, sskd_ss_loss, sskd_transform_loss
 from sskd.methods.base import Method, MethodContext, register_method
 from sskd.methods.teacher import frozen_teacher
@@ -35,7 +35,7 @@ from sskd.selfsup import PretextTask, build_pretext_task
 def split_views(x: Tensor, num_views: int) -> tuple[Tensor, Tensor]:
     """``[B·V, ...]`` (image-major) → normal rows ``[B, ...]``, transformed rows ``[B·(V-1), ...]``
     (transformed row ``a`` from image ``a // (V-1)``)."""
-    grouped = x.view(-1, num_views, *x.shape[1:])
+    grouped = unflatten_views(x, num_views)
     return grouped[:, 0], grouped[:, 1:].reshape(-1, *x.shape[1:])
 
 

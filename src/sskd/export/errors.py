@@ -1,0 +1,7 @@
+"""The one error type of ``sskd export``."""
+
+from __future__ import annotations
+
+
+class ExportError(ValueError):
+    """A run that cannot be exported as asked; the message names the path and what was expected."""

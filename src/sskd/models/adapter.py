@@ -70,6 +70,9 @@ class FeatureAdapter(nn.Module):
         object.__setattr__(self, "_graph", graph)
         self.stage_nodes = stage_nodes
         self.source_name = type(model).__name__
+        classifier = dict(model.named_modules()).get(logits_node)
+        #: ``D``, the size of ``pooled`` (the classifier's input), when the logits come from a Linear.
+        self.embed_dim = classifier.in_features if isinstance(classifier, nn.Linear) else None
 
     def train(self, mode: bool = True) -> "FeatureAdapter":
         super().train(mode)

@@ -7,25 +7,35 @@ from typing import Callable
 
 from torch import nn
 
+from sskd.models.external import library_builder, split_library_name
 from sskd.registry import Registry
+
+
+#: The papers' base learning rate (SGD, batch 64) for a network they train.
+DEFAULT_LR = 0.05
 
 
 @dataclass(frozen=True)
 class ModelEntry:
+    """A network: its builder, native input side, description, and the base learning rate
+    the papers train it with (SSKD.md §2.1/§3.5, BASELINES.md §1.3: 0.01 for MobileNetV2,
+    ShuffleV1 and ShuffleV2, 0.05 otherwise)."""
+
     name: str
     builder: Callable[..., nn.Module]
     input_size: int
     description: str
+    lr: float = DEFAULT_LR
 
 
 MODELS: Registry[ModelEntry] = Registry("model")
 
 
-def register_model(name: str, input_size: int, description: str):
+def register_model(name: str, input_size: int, description: str, lr: float = DEFAULT_LR):
     """Decorator registering ``builder(num_classes, **kwargs) -> nn.Module`` under ``name``."""
 
     def wrap(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        MODELS.add(name, ModelEntry(name, builder, input_size, description))
+        MODELS.add(name, ModelEntry(name, builder, input_size, description, lr))
         return builder
 
     return wrap
@@ -37,7 +47,12 @@ def list_models() -> list[str]:
 
 
 def model_entry(name: str) -> ModelEntry:
-    """The registry entry of ``name``; an unknown name lists the valid ones."""
+    """The registry entry of ``name``: a zoo name, or ``torchvision:<name>`` /
+    ``timm:<name>`` for any classifier of those libraries (:mod:`sskd.models.external`).
+    An unknown name lists the valid ones."""
+    if split_library_name(name) is not None:
+        builder, size, description = library_builder(name)
+        return ModelEntry(name, builder, size, description)
     return MODELS.get(name)
 
 

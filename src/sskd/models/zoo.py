@@ -53,18 +53,21 @@ for _name, _config in VGGS.items():
     _register_vgg(_name, _config)
 
 
+LIGHT_LR = 0.01  # the papers' learning rate for the mobile networks
+
+
 @register_model("MobileNetV2", 32, "MobileNetV2 ×0.5, expansion 6 (the benchmark's mobile_half); "
-                "stem_stride=1 gives HSSAKD's variant")
+                "stem_stride=1 gives HSSAKD's variant", lr=LIGHT_LR)
 def mobilenetv2(num_classes: int = 100, stem_stride: int = 2):
     return MobileNetV2(6, 0.5, num_classes, stem_stride=stem_stride)
 
 
-@register_model("ShuffleV1", 32, "ShuffleNet V1, groups 3, CIFAR stem")
+@register_model("ShuffleV1", 32, "ShuffleNet V1, groups 3, CIFAR stem", lr=LIGHT_LR)
 def shufflev1(num_classes: int = 100):
     return ShuffleNetV1(num_classes=num_classes)
 
 
-@register_model("ShuffleV2", 32, "ShuffleNet V2 ×1, CIFAR stem")
+@register_model("ShuffleV2", 32, "ShuffleNet V2 ×1, CIFAR stem", lr=LIGHT_LR)
 def shufflev2(num_classes: int = 100):
     return ShuffleNetV2(1.0, num_classes)
 

@@ -16,20 +16,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from sskd.config import config_from_dict
+from sskd.config import config_from_dict, load_preset
 
+# Each row's stages: the method's distill preset (recipes/presets/) where it has one. The
+# teacher's SSKD head and HSSAKD branches have their own seed, so the first run trains them
+# and the others reuse them from the run cache (keyed by the teacher checkpoint's hash).
 STUDENT_METHODS = {
     "CE": [{"name": "student", "method": "supervised"}],
-    "KD": [{"name": "student", "method": "kd"}],
-    # The head has its own seed, so it is trained by the first SSKD run and reused by the
-    # others from the run cache (keyed by the teacher checkpoint's hash).
-    "SSKD": [{"name": "teacher_head", "method": "sskd_teacher_head", "seed": 0},
-             {"name": "student", "method": "sskd"}],
-    # Likewise the frozen teacher's HSSAKD branches: trained once, then cached.
-    "HSSAKD": [{"name": "teacher_branches", "method": "hssakd_teacher", "seed": 0, "nesterov": True},
-               {"name": "student", "method": "hssakd", "nesterov": True}],
+    "KD": "kd",
+    "SSKD": "sskd",
+    "HSSAKD": "hssakd",
     "HSSAKD-online": [{"name": "student", "method": "hssakd_online", "nesterov": True}],
 }
+
+
+def row_stages(method: str, head_epochs: int, student_epochs: int) -> list[dict]:
+    """The stages of table row ``method``, the teacher-side stage (if any) shortened to
+    ``head_epochs`` and the student's to ``student_epochs`` (schedules scaled to them)."""
+    stages = STUDENT_METHODS[method]
+    stages = [dict(s) for s in (load_preset(stages)["stages"] if isinstance(stages, str) else stages)]
+    for stage, epochs in zip(stages, [head_epochs] * (len(stages) - 1) + [student_epochs]):
+        stage.update(epochs=epochs, milestones=None)
+    return stages
 
 
 HEAVY_METHODS = ("HSSAKD", "HSSAKD-online")
@@ -99,10 +107,7 @@ def run_demo(plan: DemoPlan, log=print) -> dict[str, Any]:
                                "students": {}}
     for method in plan.methods:
         for seed in (plan.heavy_seeds if method in HEAVY_METHODS else plan.seeds):
-            stages = [dict(s) for s in STUDENT_METHODS[method]]
-            stages[-1]["epochs"] = plan.student_epochs
-            if len(stages) > 1:
-                stages[0]["epochs"] = plan.head_epochs
+            stages = row_stages(method, plan.head_epochs, plan.student_epochs)
             log(f"student {plan.student} with {method}, seed {seed}")
             summary = train(_config(plan, f"{method.lower()}-seed{seed}", plan.student, stages, seed,
                                     teacher_ckpt))

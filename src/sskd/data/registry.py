@@ -29,6 +29,8 @@ _ARRAY_LOADERS = {
     "digits": (load_digits, digits_info),
 }
 FOLDER_DATASETS = ("imagenet", "image_folder")
+#: Other names accepted for a data set (``--dataset folder`` is an image folder).
+DATASET_ALIASES = {"folder": "image_folder"}
 _NEEDS_NO_ROOT = ("digits",)
 IMAGENET_NUM_CLASSES = 1000
 
@@ -47,6 +49,7 @@ def list_datasets() -> list[str]:
 
 def _canonical(name: str) -> str:
     key = str(name).strip().lower()
+    key = DATASET_ALIASES.get(key, key)
     if key not in list_datasets():
         raise UnknownDatasetError(f"unknown data set {name!r}; valid names: {', '.join(list_datasets())}")
     return key

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Optional
 
@@ -10,6 +11,7 @@ import torch
 from sskd.config import DataConfig
 from sskd.data import (ArrayDataset, DatasetInfo, ImageFolderDataset, class_balanced_subset, few_shot,
                        load_dataset, make_loader, with_label_noise)
+from sskd.data.folder_check import check_image_folder
 from sskd.engine.distributed import DistInfo
 
 
@@ -28,6 +30,10 @@ def prepare_data(cfg: DataConfig, seed: int) -> RunData:
     kwargs = {"image_size": cfg.image_size} if cfg.image_size else {}
     train = load_dataset(cfg.name, root=cfg.root, split="train", **kwargs)
     test = load_dataset(cfg.name, root=cfg.root, split="test", **kwargs)
+    if cfg.check_images:
+        for split, part in (("train", train), ("test", test)):
+            if isinstance(part, ImageFolderDataset):
+                _check_folder(part, f"data.root {cfg.root} ({split})")
     val = None
     if cfg.val_fraction > 0:
         val_idx = class_balanced_subset(train.labels, cfg.val_fraction, seed)
@@ -42,6 +48,13 @@ def prepare_data(cfg: DataConfig, seed: int) -> RunData:
     if cfg.label_noise > 0:
         train = with_label_noise(train, cfg.label_noise, seed)
     return RunData(train.info, train, val, test)
+
+
+def _check_folder(dataset: ImageFolderDataset, what: str) -> None:
+    report = check_image_folder(dataset, what)
+    if report.smaller:
+        warnings.warn(f"{what}: {report.smaller} of {report.images} images are smaller than "
+                      f"image_size {dataset.info.image_size} and will be upsampled", stacklevel=3)
 
 
 def shard(dataset, info: DistInfo):

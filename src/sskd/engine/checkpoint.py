@@ -9,10 +9,14 @@ the previous complete checkpoint in place.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import pickletools
+import re
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Optional
 
@@ -107,21 +111,32 @@ class CheckpointStore:
         return state
 
 
-def load_state_checked(module: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """``load_state_dict(strict=True)`` with one error listing every difference."""
+_SHOWN = 5  # keys (or differences) an error lists of each kind
+
+
+def load_state_checked(module: nn.Module, state: dict[str, torch.Tensor], source: str,
+                       network: Optional[str] = None) -> None:
+    """``load_state_dict(strict=True)`` with one error listing the differences.
+
+    ``network`` (a zoo name, e.g. ``"resnet32x4"``) is named in the error; the first few
+    missing keys (in the network's order), unexpected keys (in the checkpoint's order) and
+    shape differences are listed with their counts.
+    """
     own = module.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
     shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-              for k in sorted(set(own) & set(state)) if own[k].shape != state[k].shape]
+              for k in own if k in state and own[k].shape != state[k].shape]
     if missing or unexpected or shapes:
-        lines = [f"{source} does not fit the model:"]
-        if missing:
-            lines.append(f"  missing keys ({len(missing)}): {', '.join(missing[:10])}" + (" …" if len(missing) > 10 else ""))
-        if unexpected:
-            lines.append(f"  unexpected keys ({len(unexpected)}): {', '.join(unexpected[:10])}" + (" …" if len(unexpected) > 10 else ""))
-        if shapes:
-            lines.append(f"  shape differences ({len(shapes)}): " + "; ".join(shapes[:10]))
+        target = f"network {network!r}" if network else "the model"
+        lines = [f"{source} does not fit {target}:"]
+        for title, items, sep in (("missing keys", missing, ", "), ("unexpected keys", unexpected, ", "),
+                                  ("shape differences", shapes, "; ")):
+            if items:
+                more = " …" if len(items) > _SHOWN else ""
+                lines.append(f"  {title} ({len(items)}): {sep.join(items[:_SHOWN])}{more}")
+        if not set(own) & set(state):
+            lines.append("  no key in common: a checkpoint of another network, or of a layout not known here")
         raise CheckpointError("\n".join(lines))
     module.load_state_dict(state, strict=True)
 
@@ -143,43 +158,108 @@ def read_export_metadata(path: Path) -> dict[str, Any]:
 
 ORIGINAL_KEYS = ("model", "state_dict", "net")
 STRIP_PREFIXES = ("module.", "backbone.")
+# Harmless objects the original codebases pickle next to the weights: RepDistiller's
+# ``<model>_last.pth`` keeps the run's argparse options under ``opt``.
+SAFE_GLOBALS = (argparse.Namespace,)
 
 
 def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
     """A network's state dict from a ``.safetensors`` file or a ``.pth``/``.pt`` checkpoint.
 
     Checkpoints of the original codebases keep the weights under ``model``,
-    ``state_dict`` or ``net``, possibly with a ``module.`` (DataParallel) or
-    ``backbone.`` (HSSAKD wrapper) prefix; both are stripped, and where a ``backbone.``
-    part exists, everything else (auxiliary branches) is left out. ``.pth`` files are read
-    with ``torch.load(weights_only=True)``: nothing in them is executed.
+    ``state_dict`` or ``net`` (or bare), possibly with a ``module.`` (DataParallel) or
+    ``backbone.`` (HSSAKD or SSKD wrapper) prefix; both are stripped, and where a
+    ``backbone.`` part exists, everything else (auxiliary branches, projection head) is
+    left out. ``.pth`` files are read with ``torch.load(weights_only=True)``: nothing in
+    them is executed.
     """
     return strip_prefixes(read_state_dict(path))
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Every tensor of a checkpoint, keys as saved (see :func:`read_weights`)."""
+    """Every tensor of a checkpoint, keys as saved (see :func:`read_weights`).
+
+    Anything else is refused with one :class:`CheckpointError` naming the file and what
+    it holds instead (its top-level keys, or the object pickled in it).
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r}: no such file")
     if path.suffix == ".safetensors":
-        state = load_file(str(path))
-    else:
         try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+            return load_file(str(path))
         except Exception as exc:
-            raise CheckpointError(f"checkpoint {str(path)!r} cannot be read safely "
-                                  f"(torch.load weights_only=True): {exc}") from None
-        state = obj
-        if isinstance(obj, dict):
-            for key in ORIGINAL_KEYS:
-                if key in obj and isinstance(obj[key], dict):
-                    state = obj[key]
-                    break
-        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-            raise CheckpointError(f"checkpoint {str(path)!r}: expected a state dict, or one under "
-                                  f"{', '.join(ORIGINAL_KEYS)}")
+            raise CheckpointError(f"checkpoint {str(path)!r} is not a readable safetensors file ({exc})") from None
+    try:
+        with torch.serialization.safe_globals(list(SAFE_GLOBALS)):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"checkpoint {str(path)!r} cannot be read safely: torch.load(weights_only=True) "
+                              f"refuses {_refused(path, exc)} (a whole pickled model or another object, "
+                              f"not weights), so save its state_dict() instead") from None
+    state = _unwrap(obj)
+    if state is None:
+        wrappers = ", ".join(map(repr, ORIGINAL_KEYS[:-1])) + f" or {ORIGINAL_KEYS[-1]!r}"
+        raise CheckpointError(f"checkpoint {str(path)!r} holds no state dict (tensors at the top level or "
+                              f"under {wrappers}): it holds {_describe(obj)}")
     return state
+
+
+def _is_state_dict(obj: Any) -> bool:
+    return (isinstance(obj, dict) and bool(obj) and all(isinstance(k, str) for k in obj)
+            and all(isinstance(v, torch.Tensor) for v in obj.values()))
+
+
+def _unwrap(obj: Any) -> Optional[dict[str, torch.Tensor]]:
+    if _is_state_dict(obj):
+        return dict(obj)
+    if isinstance(obj, dict):
+        for key in ORIGINAL_KEYS:
+            if _is_state_dict(obj.get(key)):
+                return dict(obj[key])
+    return None
+
+
+def _describe(obj: Any) -> str:
+    if isinstance(obj, dict):
+        if not obj:
+            return "an empty dict"
+        keys = ", ".join(repr(k) for k in list(obj)[:_SHOWN])
+        return f"top-level keys {keys}" + (f" and {len(obj) - _SHOWN} more" if len(obj) > _SHOWN else "")
+    return f"a {type(obj).__name__}"
+
+
+def _pickled_globals(path: Path) -> list[str]:
+    """The classes and functions a ``torch.save`` file names, in order of appearance (the
+    top-level object's class first), read from its pickle opcodes without running them."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            data = archive.read(next(n for n in archive.namelist() if n.endswith("data.pkl")))
+        names, strings = [], []
+        for op, arg, _ in pickletools.genops(data):
+            if op.name == "GLOBAL":
+                names.append(arg.replace(" ", "."))
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                names.append(f"{strings[-2]}.{strings[-1]}")
+            elif isinstance(arg, str):
+                strings.append(arg)
+        return list(dict.fromkeys(names))
+    except Exception:
+        return []
+
+
+def _refused(path: Path, exc: Exception) -> str:
+    """What ``weights_only`` refused: the pickled classes, found without running them."""
+    try:
+        unsafe = set(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    except Exception:
+        unsafe = set()
+    unsafe -= {f"{g.__module__}.{g.__qualname__}" for g in SAFE_GLOBALS}
+    names = [n for n in _pickled_globals(path) if n in unsafe] or sorted(unsafe)
+    names = names or re.findall(r"GLOBAL ([\w.]+)", str(exc))[:1]  # a raw pickle: torch names the first
+    if names:
+        return "the pickled " + ", ".join(names[:3]) + (" …" if len(names) > 3 else "")
+    return f"its content ({type(exc).__name__})"
 
 
 def strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -191,6 +271,28 @@ def strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_pretrained(model: nn.Module, path: str | Path) -> None:
-    """Load a checkpoint (ours or an original codebase's) into ``model``; differences are listed."""
-    load_state_checked(model, read_weights(path), str(path))
+def load_pretrained(model: nn.Module, path: str | Path, network: Optional[str] = None) -> None:
+    """Load a checkpoint (ours or an original codebase's) into ``model``; the error for one
+    that does not fit names ``network`` (the zoo name) and lists the differences."""
+    from sskd.models.original_branches import rename_original_backbone
+
+    load_state_checked(model, rename_original_backbone(model, read_weights(path)), str(path), network)
+
+
+def read_branch_weights(path: str | Path, branches: nn.Module) -> dict[str, torch.Tensor]:
+    """The HSSAKD auxiliary branches held by a checkpoint, named as ``branches`` (an
+    :class:`~sskd.models.branches.AuxBranches`) names them: ours (``branches.*``, as an
+    ``hssakd_teacher`` or ``hssakd_joint`` run exports them) or those of the authors'
+    released ``*_aux`` checkpoints (``auxiliary_classifier.*``, renamed by
+    :func:`~sskd.models.original_branches.map_original_branches`). ``module.`` prefixes are
+    removed first. Empty when the checkpoint holds neither.
+    """
+    from sskd.models.original_branches import has_original_branches, map_original_branches
+
+    state = read_state_dict(path)
+    if state and all(k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    ours = {k[len("branches."):]: v for k, v in state.items() if k.startswith("branches.")}
+    if ours:
+        return ours
+    return map_original_branches(state, branches) if has_original_branches(state) else {}

@@ -110,7 +110,7 @@ def evaluate_checkpoint(checkpoint: str, model: str | None = None, dataset: str 
     data = load_dataset(dataset, root=data_root, split=split, **size)
     classes = num_classes or meta.get("num_classes") or data.info.num_classes
     network = build_model(model, num_classes=classes, **meta.get("model_args", {}))
-    load_pretrained(network, path)
+    load_pretrained(network, path, model)
     speed = SpeedConfig(amp=amp)
     dev = resolve_device(device)
     setup_runtime(speed, dev)

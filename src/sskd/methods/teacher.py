@@ -20,7 +20,7 @@ def frozen_teacher(context: MethodContext) -> nn.Module:
         from sskd.engine.checkpoint import load_pretrained  # the engine imports the methods
 
         teacher = build_model(cfg.name, num_classes=context.num_classes, **cfg.args)
-        load_pretrained(teacher, cfg.checkpoint)
+        load_pretrained(teacher, cfg.checkpoint, cfg.name)
         return teacher
 
     teacher = context.network("teacher", build)
@@ -31,24 +31,25 @@ def frozen_teacher(context: MethodContext) -> nn.Module:
 
 def frozen_teacher_branches(context: MethodContext, teacher: nn.Module) -> nn.Module:
     """The teacher's HSSAKD auxiliary branches, frozen: those an earlier stage of this run
-    trained (``networks["teacher_branches"]``), else the ``branches.*`` tensors of the
-    teacher checkpoint (the ``model.safetensors`` of an ``hssakd_teacher`` or
-    ``hssakd_joint`` run)."""
+    trained (``networks["teacher_branches"]``), else those of the teacher checkpoint: the
+    ``branches.*`` tensors of an ``hssakd_teacher`` or ``hssakd_joint`` run's
+    ``model.safetensors``, or the ``auxiliary_classifier.*`` of the authors' released
+    ``*_aux`` checkpoints (renamed, :mod:`sskd.models.original_branches`)."""
     from sskd.models.branches import build_branches
 
     cfg = context.config.teacher
 
     def build() -> nn.Module:
-        from sskd.engine.checkpoint import load_state_checked, read_state_dict
+        from sskd.engine.checkpoint import load_state_checked, read_branch_weights
 
         branches = build_branches(cfg.name, teacher, context.num_classes)
-        state = {k[len("branches."):]: v for k, v in read_state_dict(cfg.checkpoint).items()
-                 if k.startswith("branches.")}
+        state = read_branch_weights(cfg.checkpoint, branches)
         if not state:
             raise ValueError(f"teacher checkpoint {cfg.checkpoint!r} holds no auxiliary branches "
-                             f"(branches.*): train them with an 'hssakd_teacher' stage before this one, "
-                             f"or pass the model.safetensors of an hssakd_teacher or hssakd_joint run")
-        load_state_checked(branches, state, str(cfg.checkpoint))
+                             f"(branches.* or auxiliary_classifier.*): train them with an 'hssakd_teacher' "
+                             f"stage before this one, or pass the model.safetensors of an hssakd_teacher or "
+                             f"hssakd_joint run, or a released *_aux checkpoint of the HSSAKD authors")
+        load_state_checked(branches, state, str(cfg.checkpoint), f"{cfg.name} auxiliary branches")
         return branches
 
     branches = context.network("teacher_branches", build)

@@ -34,7 +34,7 @@ from torchvision.models.resnet import Bottleneck as TorchvisionBottleneck
 
 from sskd.models.adapter import FeatureAdapter
 from sskd.models.init import init_conv_bn_fan_out
-from sskd.models.mobilenetv2 import STAGE_ENDS, InvertedResidual, MobileNetV2, conv_bn_relu
+from sskd.models.mobilenetv2 import InvertedResidual, MobileNetV2, conv_bn_relu
 from sskd.models.output import ModelOutput
 from sskd.models.registry import build_model
 from sskd.models.resnet_bottleneck import CifarBottleneckResNet, make_bottleneck_layer
@@ -247,26 +247,20 @@ def _vgg(net: VGG) -> _Layout:
 
 
 def _mobilenetv2(net: MobileNetV2) -> _Layout:
-    # Taps: the outputs of block groups 1, 2, 4, 6 (linear bottlenecks) = feats[1:5].
-    starts = [0] + [end + 1 for end in STAGE_ENDS[:-1]]
-    stage_groups = [list(range(s, e + 1)) for s, e in zip(starts, STAGE_ENDS)]
-    groups = []
-    for group in net.blocks:
-        first: InvertedResidual = group[0]
-        groups.append((first.conv[0].out_channels // first.conv[0].in_channels,  # expansion t
-                       group[-1].conv[-1].num_features, len(group), first.conv[3].stride[0]))
-    widths = [groups[g[-1]][1] for g in stage_groups]
+    # Taps: the outputs of block groups 1, 2, 4, 6 (linear bottlenecks) = feats[1:5]; the
+    # network records how it built each group (block_groups) and which form each stage.
+    stage_groups, groups = net.stage_groups, net.block_groups
+    widths = [groups[g[-1]].channels for g in stage_groups]
 
     def make_stage(j: int, cin: int, down: bool) -> nn.Module:
         seq = []
         for k, g in enumerate(stage_groups[j]):
-            t, c, n, s = groups[g]
-            if k == 0 and not down:
-                s = 1
+            group = groups[g]
+            first_stride = 1 if k == 0 and not down else group.stride
             blocks = []
-            for stride in [s] + [1] * (n - 1):
-                blocks.append(InvertedResidual(cin, c, stride, t))
-                cin = c
+            for stride in [first_stride] + [1] * (group.blocks - 1):
+                blocks.append(InvertedResidual(cin, group.channels, stride, group.expansion))
+                cin = group.channels
             seq.append(nn.Sequential(*blocks))
         return nn.Sequential(*seq)
 
@@ -314,13 +308,23 @@ def _shufflev2(net: ShuffleNetV2) -> _Layout:
     return _Layout([1, 2, 3], list(widths), make_stage, head_out, make_head=make_head)
 
 
+def _named_blocks(layer: nn.Module) -> list[nn.Module]:
+    """The blocks ``layer.0``, ``layer.1``, … of a traced torchvision stage, by name."""
+    named = dict(layer.named_children())
+    count = sum(1 for name in named if name.isdigit())
+    if sorted(named) != sorted(str(i) for i in range(count)):
+        raise TypeError(f"expected blocks named 0..n-1, got {sorted(named)}")
+    return [named[str(i)] for i in range(count)]
+
+
 def _torchvision_resnet(net: FeatureAdapter) -> _Layout:
-    # The adapter keeps torchvision's module tree (layerX.Y.*) but not the block classes.
-    layers = [list(getattr(net, f"layer{i}").children()) for i in range(1, 5)]
+    # The adapter keeps torchvision's module tree (layerX.Y.*) but not the block classes,
+    # so blocks are read by name (layerX.0, layerX.1, …) and their convolutions by attribute.
+    layers = [_named_blocks(net.get_submodule(f"layer{i}")) for i in range(1, 5)]
     bottleneck = hasattr(layers[0][0], "conv3")
     block = TorchvisionBottleneck if bottleneck else TorchvisionBasicBlock
-    planes = [layer[0].conv1.out_channels if not bottleneck else layer[0].conv3.out_channels // 4
-              for layer in layers]
+    planes = [first.conv3.out_channels // block.expansion if bottleneck else first.conv1.out_channels
+              for first in (layer[0] for layer in layers)]
     counts = [len(layer) for layer in layers]
     widths = [p * block.expansion for p in planes]
 

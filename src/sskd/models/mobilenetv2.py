@@ -8,6 +8,8 @@ HSSAKD's code uses the same network with a stride-1 stem (HSSAKD.md §2.3); pass
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from torch import Tensor, nn
 
 from sskd.models.base import ZooNet
@@ -23,6 +25,16 @@ INVERTED_RESIDUAL_SETTING = [
 STAGE_ENDS = (1, 2, 4, 6)
 
 
+class BlockGroup(NamedTuple):
+    """One entry of ``blocks`` as built: ``blocks`` inverted residuals of ``expansion``
+    giving ``channels`` (after width scaling), the first with ``stride``."""
+
+    expansion: int
+    channels: int
+    blocks: int
+    stride: int
+
+
 def conv_bn_relu(inp: int, oup: int, kernel: int, stride: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(inp, oup, kernel, stride, kernel // 2, bias=False),
                          nn.BatchNorm2d(oup), nn.ReLU(inplace=True))
@@ -30,11 +42,16 @@ def conv_bn_relu(inp: int, oup: int, kernel: int, stride: int) -> nn.Sequential:
 
 class InvertedResidual(nn.Module):
     """1×1 expand–BN–ReLU, 3×3 depthwise–BN–ReLU, 1×1 linear projection–BN;
-    identity shortcut when stride 1 and widths match."""
+    identity shortcut when stride 1 and widths match.
+
+    ``in_channels``, ``out_channels``, ``stride`` and ``expansion`` record how the block
+    was built (plain attributes: the state dict holds only ``conv.*``)."""
 
     def __init__(self, inp: int, oup: int, stride: int, expand_ratio: int):
         super().__init__()
         hidden = inp * expand_ratio
+        self.in_channels, self.out_channels = inp, oup
+        self.stride, self.expansion = stride, expand_ratio
         self.use_res_connect = stride == 1 and inp == oup
         self.conv = nn.Sequential(
             nn.Conv2d(inp, hidden, 1, 1, 0, bias=False), nn.BatchNorm2d(hidden), nn.ReLU(inplace=True),
@@ -61,21 +78,25 @@ class MobileNetV2(ZooNet):
         in_ch = int(32 * width_mult)
         self.conv1 = conv_bn_relu(3, in_ch, 3, stem_stride)
         self.blocks = nn.ModuleList()
+        #: ``blocks[g]`` as built (:class:`BlockGroup`).
+        self.block_groups: list[BlockGroup] = []
         for t, c, n, s in INVERTED_RESIDUAL_SETTING:
-            out_ch = int(c * width_mult)
+            group = BlockGroup(t or expansion, int(c * width_mult), n, s)
             layers = []
             for stride in [s] + [1] * (n - 1):
-                layers.append(InvertedResidual(in_ch, out_ch, stride, t or expansion))
-                in_ch = out_ch
+                layers.append(InvertedResidual(in_ch, group.channels, stride, group.expansion))
+                in_ch = group.channels
             self.blocks.append(nn.Sequential(*layers))
+            self.block_groups.append(group)
+        starts = (0,) + tuple(end + 1 for end in STAGE_ENDS[:-1])
+        #: The indices into ``blocks`` that make feature stage 1..4 (``feats[1:]``).
+        self.stage_groups: list[list[int]] = [list(range(a, b + 1)) for a, b in zip(starts, STAGE_ENDS)]
         self.last_channel = 1280
         self.conv2 = conv_bn_relu(in_ch, self.last_channel, 1, 1)
         self.classifier = nn.Sequential(nn.Linear(self.last_channel, num_classes))
         init_conv_bn_fan_out(self, linear_std=0.01)
         stages = [SequentialStage([self.conv1], int(32 * width_mult))]
-        start = 0
-        for end in STAGE_ENDS:
-            group = list(self.blocks[start:end + 1])
-            stages.append(SequentialStage(group, group[-1][-1].conv[-1].num_features))
-            start = end + 1
+        for groups in self.stage_groups:
+            stages.append(SequentialStage([self.blocks[g] for g in groups],
+                                          self.block_groups[groups[-1]].channels))
         self._set_structure(stages, PoolHead([self.conv2]), self.classifier[0])

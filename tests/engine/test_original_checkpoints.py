@@ -327,12 +327,12 @@ def test_their_module_names_and_ours(name, theirs, ours):
 # --------------------------------------------------------------------------- backbones
 
 
-def saved(tmp_path, name, obj):
+def saved(tmp_path, name, obj, legacy=False):
     path = tmp_path / name
     if name.endswith(".safetensors"):
         save_file(obj, str(path))
-    else:
-        torch.save(obj, path)
+    else:  # legacy: the pre-1.6 file format, in which the older released checkpoints are
+        torch.save(obj, path, _use_new_zipfile_serialization=not legacy)
     return path
 
 
@@ -342,8 +342,9 @@ def logits_equal(a, b):
         torch.testing.assert_close(a.eval()(x).logits, b.eval()(x).logits)
 
 
-@pytest.mark.parametrize("layout", ["sskd_teacher", "sskd_stage2", "repdistiller", "repdistiller_last",
-                                    "hssakd_backbone", "dataparallel", "dataparallel_wrapped", "safetensors"])
+@pytest.mark.parametrize("layout", ["sskd_teacher", "sskd_stage2", "repdistiller", "repdistiller_legacy",
+                                    "repdistiller_last", "hssakd_backbone", "dataparallel", "dataparallel_wrapped",
+                                    "safetensors"])
 def test_backbone_checkpoints_load(tmp_path, layout):
     source = randomise(build_model("resnet8", num_classes=10))
     state = source.state_dict()
@@ -353,6 +354,7 @@ def test_backbone_checkpoints_load(tmp_path, layout):
                         "proj_head.0.weight": torch.zeros(64, 64), "proj_head.0.bias": torch.zeros(64)},
         "repdistiller": {"epoch": 240, "model": state, "accuracy": torch.tensor(72.3),
                          "optimizer": {"state": {}, "param_groups": [{"lr": 0.05}]}},
+        "repdistiller_legacy": {"epoch": 240, "model": state, "accuracy": torch.tensor(72.3)},
         "repdistiller_last": {"opt": argparse.Namespace(model="resnet8", learning_rate=0.05, lr_decay_epochs=[150, 180]),
                               "model": state, "optimizer": {"state": {}}},
         "hssakd_backbone": {"state_dict": state},
@@ -361,7 +363,8 @@ def test_backbone_checkpoints_load(tmp_path, layout):
         "safetensors": {k: v.contiguous() for k, v in state.items()},
     }[layout]
     target = build_model("resnet8", num_classes=10)
-    load_pretrained(target, saved(tmp_path, "ckpt.safetensors" if layout == "safetensors" else "ckpt.pth", obj))
+    name = "ckpt.safetensors" if layout == "safetensors" else "ckpt.pth"
+    load_pretrained(target, saved(tmp_path, name, obj, legacy=layout.endswith("legacy")))
     logits_equal(source, target)
 
 

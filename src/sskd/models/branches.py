@@ -33,6 +33,7 @@ from torchvision.models.resnet import BasicBlock as TorchvisionBasicBlock
 from torchvision.models.resnet import Bottleneck as TorchvisionBottleneck
 
 from sskd.models.adapter import FeatureAdapter
+from sskd.models.generic_branches import generic_branches
 from sskd.models.init import init_conv_bn_fan_out
 from sskd.models.mobilenetv2 import InvertedResidual, MobileNetV2, conv_bn_relu
 from sskd.models.output import ModelOutput
@@ -379,9 +380,13 @@ def build_branches(model_name: str, backbone: nn.Module, num_classes: int | None
 
     Returns an :class:`AuxBranches` whose branches output ``[batch, N · M]``.
     """
+    if model_name not in _FAMILIES and isinstance(backbone, FeatureAdapter):
+        if backbone.source_name != "ResNet":  # any other library network: generic branches
+            return generic_branches(backbone, num_classes, num_rotations)
+        model_name = "resnet18"  # torchvision's ResNet layout, whatever its depth
     if model_name not in _FAMILIES:
         raise ValueError(f"no HSSAKD auxiliary branches for model {model_name!r}; "
-                         f"supported: {', '.join(supported_branch_models())}")
+                         f"supported: {', '.join(supported_branch_models())} and any torchvision:/timm: network")
     family, cls, layout_of = _FAMILIES[model_name]
     if not isinstance(backbone, cls) or (cls is FeatureAdapter and backbone.source_name != "ResNet"):
         raise TypeError(f"{model_name!r} branches need a {cls.__name__} backbone as built by "
@@ -420,9 +425,6 @@ def build_aux_model(name: str, num_classes: int | None = None, num_rotations: in
 
     For HSSAKD's MobileNetV2 pass ``stem_stride=1`` (HSSAKD.md §2.3).
     """
-    if name not in _FAMILIES:
-        raise ValueError(f"no HSSAKD auxiliary branches for model {name!r}; "
-                         f"supported: {', '.join(supported_branch_models())}")
     backbone = build_model(name, num_classes=num_classes, **model_args)
     return AuxiliaryModel(backbone, build_branches(name, backbone, num_classes, num_rotations))
 

@@ -1,0 +1,116 @@
+"""What every stage of a run shares, opened from its config: the run directory (new, or
+the one being resumed), the data and loaders, the shared networks, and the records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from torch import nn
+
+from sskd.config import RunConfig
+from sskd.data import ImageFolderDataset
+from sskd.engine.checkpoint import CheckpointStore
+from sskd.engine.data import RunData, eval_loader, prepare_data, train_loader
+from sskd.engine.distributed import DistInfo, broadcast_object
+from sskd.engine.progress import Progress
+from sskd.engine.resume import ResumePoint
+from sskd.engine.rundir import RunDirectory, default_run_name
+from sskd.engine.runtime import resolve_device, seed_everything, setup_runtime
+
+
+class RunDirectoryError(ValueError):
+    """The run directory cannot be used as asked."""
+
+
+@dataclass
+class RunState:
+    """A run between its stages. ``records_dir`` is None except on rank 0, the only
+    process that writes; ``resume_from`` is the checkpoint still to be taken up, until the
+    stage it was written in starts (then None); ``cached`` and ``exported`` are what the
+    summary says about stages reused from the cache and about the epoch each handed on."""
+
+    config: RunConfig
+    dist: DistInfo
+    device: torch.device
+    path: Path
+    store: CheckpointStore
+    data: RunData
+    records_dir: Optional[RunDirectory]
+    progress: Progress
+    loaders: dict[str, Any]
+    train_batches: Any
+    resume_from: Optional[ResumePoint]
+    networks: nn.ModuleDict = field(default_factory=nn.ModuleDict)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    cached: dict[str, dict[str, Any]] = field(default_factory=dict)
+    exported: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, config: RunConfig, run_dir: Optional[str | Path], resume: bool, stream,
+             dist: DistInfo) -> "RunState":
+        """Set up the device and seeds, check the run directory, read the checkpoint to
+        resume from, load the data and write the config (a new run) or drop the metric
+        records of a resumed run that never reached its first checkpoint."""
+        device = resolve_device(config.device, dist.local_rank)
+        setup_runtime(config.speed, device)
+        seed_everything(config.seed)
+        path = _run_path(config, run_dir, resume, dist)
+        store = CheckpointStore(path, config.output.keep_checkpoints)
+        resume_from = ResumePoint.latest(store, device) if resume else None
+        data = prepare_data(config.data, config.seed)
+        records_dir = RunDirectory(path, config.output.tensorboard) if dist.is_main else None
+        progress = Progress(config.output.progress, enabled=dist.is_main, every=config.output.log_every,
+                            stream=stream)
+        if records_dir is not None and not resume:
+            records_dir.write_config(config)
+        if records_dir is not None and resume and resume_from is None:
+            records_dir.truncate_metrics(0)
+            progress.message(f"{path} has no checkpoint yet: starting it over from its config")
+        loaders = {"test": eval_loader(data.test, config.data, device, dist)}
+        if data.val is not None:
+            loaders["val"] = eval_loader(data.val, config.data, device, dist)
+        # Seed 0: each epoch's order comes from set_epoch(stage_epoch_seed(stage seed, ...)) alone,
+        # so a stage with its own seed sees the same batches whatever the run's seed.
+        train_batches = train_loader(data.train, config.data, 0, device, dist)
+        run = cls(config, dist, device, path, store, data, records_dir, progress, loaders, train_batches,
+                  resume_from)
+        if resume_from is not None:  # what the summary says about stages finished before the checkpoint
+            run.cached.update(resume_from.state.get("cached", {}))
+            run.exported.update(resume_from.state.get("exported", {}))
+        return run
+
+    @property
+    def crop_padding(self) -> int:
+        """CIFAR-style pad-4 crops for in-memory sets; none for image folders, whose loader
+        already random-resize-crops (HSSAKD.md §1.2)."""
+        return 0 if isinstance(self.data.train, ImageFolderDataset) else 4
+
+    def stage_records(self, stage_name: str) -> list[dict[str, Any]]:
+        """The epoch records of one stage so far."""
+        return [r for r in self.records if r["stage"] == stage_name]
+
+
+def _run_path(config: RunConfig, run_dir: Optional[str | Path], resume: bool, dist: DistInfo) -> Path:
+    """The run directory (``output.dir/output.name`` or a default name unless given), the
+    same on every rank; refused if it cannot be used as asked."""
+    if run_dir is None:
+        run_dir = Path(config.output.dir) / (config.output.name or default_run_name(config))
+    path = Path(broadcast_object(str(run_dir), dist))
+    problem = broadcast_object(_run_dir_problem(path, resume) if dist.is_main else None, dist)
+    if problem:
+        raise RunDirectoryError(problem)
+    return path
+
+
+def _run_dir_problem(run_path: Path, resume: bool) -> str | None:
+    if resume:
+        if not (run_path / "checkpoints" / "latest").is_file() and not (run_path / "config.yaml").is_file():
+            return f"--resume: no checkpoint under {run_path / 'checkpoints'} and no config.yaml in {run_path}"
+        return None  # without a checkpoint (killed in its first epoch): started over from its config
+    if run_path.exists() and any(run_path.iterdir()):
+        return (f"run directory {run_path} already holds a run; pick another --name, "
+                f"or continue it with --resume {run_path}")
+    return None

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from sskd.config import ConfigError, apply_override, config_from_dict, load_recipe
+from sskd.config import (ConfigError, apply_override, config_from_dict, list_presets, load_preset, load_recipe,
+                         merge_recipe)
 from sskd.engine.trainer import NonFiniteLossError
 
 # Flags of `sskd train` and the config key each one sets; stage keys go to the last stage.
@@ -19,9 +20,12 @@ TRAIN_FLAGS = {
     "batch_size": "data.batch_size", "eval_batch_size": "data.eval_batch_size",
     "workers": "data.workers", "val_fraction": "data.val_fraction",
     "train_fraction": "data.train_fraction", "label_noise": "data.label_noise",
+    "image_size": "data.image_size",
     "epochs": "stages.-1.epochs", "lr": "stages.-1.lr", "momentum": "stages.-1.momentum",
     "weight_decay": "stages.-1.weight_decay", "milestones": "stages.-1.milestones",
     "gamma": "stages.-1.gamma", "method": "stages.-1.method",
+    "optimizer": "stages.-1.optimizer", "schedule": "stages.-1.schedule",
+    "warmup_epochs": "stages.-1.warmup_epochs", "label_smoothing": "stages.-1.label_smoothing",
     "seed": "seed", "device": "device", "amp": "speed.amp",
     "out_dir": "output.dir", "name": "output.name", "log_every": "output.log_every",
     "progress": "output.progress", "keep_checkpoints": "output.keep_checkpoints",
@@ -54,10 +58,20 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="hold out this class-balanced fraction of the training set for validation")
     g.add_argument("--train-fraction", type=float, help="train on a class-balanced fraction (few-shot)")
     g.add_argument("--label-noise", type=float, help="fraction of training labels flipped (symmetric)")
+    g.add_argument("--image-size", type=int,
+                   help="side of the images read from an image folder; default: the teacher's input size "
+                        "(the model's without a teacher)")
     g = p.add_argument_group("optimisation (applies to the last stage)")
     g.add_argument("--method", help="training method of the last stage; default supervised")
     g.add_argument("--epochs", type=int, help="epochs; default 240")
-    g.add_argument("--lr", type=float, help="SGD learning rate; default 0.05")
+    g.add_argument("--lr", type=float,
+                   help="learning rate; default: the network's (0.05; 0.01 for MobileNetV2 and the ShuffleNets)")
+    g.add_argument("--optimizer", choices=["sgd", "adamw"], help="optimiser; default sgd (the papers')")
+    g.add_argument("--schedule", choices=["step", "cosine"],
+                   help="learning-rate schedule: step (x gamma at each milestone; default) or cosine")
+    g.add_argument("--warmup-epochs", type=int, help="epochs of linear learning-rate warm-up; default 0")
+    g.add_argument("--label-smoothing", type=float,
+                   help="label smoothing of the cross-entropy on class labels; default 0")
     g.add_argument("--momentum", type=float, help="SGD momentum; default 0.9")
     g.add_argument("--weight-decay", type=float, help="weight decay; default 5e-4")
     g.add_argument("--nesterov", action=argparse.BooleanOptionalAction, help="Nesterov momentum")
@@ -91,21 +105,6 @@ def given_options(args: argparse.Namespace) -> list[str]:
     return ["--" + n.replace("_", "-") for n in names]
 
 
-# `sskd distill --method M`: the stages M runs, before flags apply to the last one.
-DISTILL_STAGES = {
-    "kd": [{"name": "student", "method": "kd"}],
-    "sskd": [{"name": "teacher_head", "method": "sskd_teacher_head", "epochs": 60, "milestones": [30, 45],
-              "seed": 0},
-             {"name": "student", "method": "sskd"}],
-    # HSSAKD with a frozen pretrained teacher: its branches first (cached), then the student.
-    "hssakd": [{"name": "teacher_branches", "method": "hssakd_teacher", "epochs": 100, "lr": 0.05,
-                "milestones": [30, 60, 90], "nesterov": True, "seed": 0},
-               {"name": "student", "method": "hssakd", "nesterov": True}],
-    # HSSAKD whose teacher checkpoint already holds branches (an hssakd_joint run: "Teacher*").
-    "hssakd_student": [{"name": "student", "method": "hssakd", "nesterov": True}],
-}
-
-
 def _set_pretext(raw: dict, task: str) -> None:
     """``--pretext``: the pretext task of every SSKD stage."""
     stages = [s for s in raw.get("stages", []) if s.get("method") in ("sskd_teacher_head", "sskd")]
@@ -118,10 +117,10 @@ def _set_pretext(raw: dict, task: str) -> None:
 def train_config_from_args(args: argparse.Namespace):
     raw = load_recipe(args.recipe) if args.recipe else {}
     distill = getattr(args, "command", None) == "distill"
-    if distill and "stages" not in raw:
-        if args.method not in DISTILL_STAGES:
-            raise ConfigError(f"--method: distill knows {', '.join(DISTILL_STAGES)}; got {args.method!r}")
-        raw["stages"] = [dict(s) for s in DISTILL_STAGES[args.method]]
+    if distill and "stages" not in raw:  # the stages of the method's preset (recipes/presets/)
+        if args.method not in list_presets():
+            raise ConfigError(f"--method: distill knows {', '.join(list_presets())}; got {args.method!r}")
+        raw = merge_recipe(load_preset(args.method), raw)
     if distill and args.pretext:
         _set_pretext(raw, args.pretext)
     for attr, key in TRAIN_FLAGS.items():
@@ -196,17 +195,26 @@ def cmd_models(args: argparse.Namespace) -> int:
     for name in list_models():
         entry = model_entry(name)
         print(f"{name:<15} {entry.input_size:>4}px  {entry.description}")
+    print("\nand any torchvision or timm classifier as torchvision:<name> or timm:<name>, "
+          "e.g. torchvision:resnet50, timm:convnext_atto")
     return 0
 
 
 def cmd_recipes(args: argparse.Namespace) -> int:
-    from sskd.config import RECIPES_DIR, list_recipes
+    from sskd.config import AboutConfig, build_dataclass, list_recipes
 
     names = list_recipes()
     width = max(map(len, names), default=0) + 2
     for name in names:
-        first = (RECIPES_DIR / f"{name}.yaml").read_text().splitlines()[:1]
-        print(f"{name:<{width}}{first[0].lstrip('# ') if first else ''}")
+        about = build_dataclass(AboutConfig, load_recipe(name).get("about", {}), "about")
+        line = f"{name:<{width}}{about.title}"
+        if about.expected_top1 is not None:
+            std = f"±{about.expected_std:.2f}" if about.expected_std is not None else ""
+            line += f" | expected top-1 {about.expected_top1:.2f}{std}"
+        if about.teacher_checkpoint:
+            line += f" | teacher: {about.teacher_checkpoint}, {about.teacher_top1:.2f}"
+        print(line)
+    print(f"\nmethod presets (sskd distill --method NAME, or base: NAME in a recipe): {', '.join(list_presets())}")
     return 0
 
 
@@ -232,11 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_arguments(train)
     train.set_defaults(func=cmd_train)
     distill = sub.add_parser("distill", help="distil a teacher into a student (kd, sskd, hssakd)",
-                             description="Like `sskd train`, with the stages of a distillation method "
-                                         "(sskd: the teacher head for 60 epochs, then the student; hssakd: "
-                                         "the frozen teacher's branches for 100 epochs, then the student; "
-                                         "hssakd_student: the student of a teacher checkpoint that holds "
-                                         "branches); flags apply to the student stage.")
+                             description="Like `sskd train`, with the stages of a distillation method's "
+                                         "preset (the package's recipes/presets/: kd; sskd: the teacher head "
+                                         "for 60 epochs, then the student; hssakd: the frozen teacher's "
+                                         "branches for 100 epochs, then the student; hssakd_student: the "
+                                         "student of a teacher checkpoint that holds branches); flags apply "
+                                         "to the student stage. Networks may be zoo names or "
+                                         "torchvision:<name> / timm:<name>.")
     add_train_arguments(distill)
     distill.add_argument("--pretext", help="SSKD's pretext task: contrastive (default, the paper's), "
                                            "exemplar, rotation or jigsaw (paper Table 2)")
@@ -275,6 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--progress", choices=["auto", "bar", "lines", "none"], default="none",
                       help="progress of each run; default none (one line per epoch)")
     demo.set_defaults(func=cmd_demo)
+    from sskd.export.command import add_parser as add_export_parser
+
+    add_export_parser(sub)
     sub.add_parser("models", help="list the model zoo").set_defaults(func=cmd_models)
     sub.add_parser("datasets", help="list the data sets that can be read").set_defaults(func=cmd_datasets)
     sub.add_parser("recipes", help="list the recipes shipped with sskd").set_defaults(func=cmd_recipes)

@@ -29,7 +29,10 @@ class DataConfig:
     ``batch_size`` is the global batch (split over processes under torchrun);
     ``val_fraction`` holds out a class-balanced validation split; ``train_fraction``
     (few-shot) and ``label_noise`` apply to what remains for training; ``on_device``
-    keeps in-memory data sets on the training device as uint8.
+    keeps in-memory data sets on the training device as uint8. ``image_size``: the side
+    image folders are read at (default: the teacher's input size, see :mod:`sskd.rules`);
+    ``check_images``: open every file of an image folder before training, so an unreadable
+    one is named before the run starts rather than met mid-epoch.
     """
 
     name: str = "digits"
@@ -43,6 +46,7 @@ class DataConfig:
     label_noise: float = 0.0
     on_device: bool = True
     image_size: Optional[int] = None
+    check_images: bool = True
 
     def validate(self, key: str) -> None:
         _positive(self.batch_size, f"{key}.batch_size")
@@ -121,11 +125,19 @@ class OutputConfig:
 
 @dataclass
 class StageConfig:
-    """One phase of a run: its method, epochs, SGD settings and step schedule.
+    """One phase of a run: its method, epochs, optimiser and learning-rate schedule.
 
-    Defaults are the papers' CIFAR recipe: SGD lr 0.05, momentum 0.9, weight decay 5e-4,
-    240 epochs, ×0.1 at epochs 150/180/210 (stepped once per epoch). ``milestones: null``
-    (the default) scales that schedule to the stage's epochs. ``seed`` fixes the stage's
+    Defaults are the papers' CIFAR recipe: SGD lr 0.05 (0.01 for MobileNetV2 and the
+    ShuffleNets), momentum 0.9, weight decay 5e-4, 240 epochs, ×0.1 at epochs 150/180/210 (stepped once per epoch). ``milestones: null``
+    (the default) scales that schedule to the stage's epochs.
+
+    ``optimizer``: ``sgd`` or ``adamw`` (Loshchilov & Hutter, 2019: ``weight_decay`` is
+    decoupled; ``momentum`` and ``nesterov`` are SGD's). ``schedule``: ``step`` (×``gamma``
+    at each milestone) or ``cosine`` (from ``lr`` towards 0 over the epochs after warm-up;
+    takes no milestones, ``gamma`` is unused). ``warmup_epochs`` W: epoch e < W (0-based)
+    uses ``lr·(e+1)/(W+1)``, then the schedule (see :func:`sskd.engine.optim.stage_lr`).
+    ``label_smoothing``: of every cross-entropy against the class labels (Szegedy et al.,
+    2016), not of the distillation or self-supervised terms. ``seed`` fixes the stage's
     randomness (initialisation, batch order, augmentation) independently of the run's
     seed, e.g. so that SSKD's teacher head is the same for every student seed (SSKD.md §2.2).
     ``select``: the epoch whose weights the stage hands on, ``last`` or the one with the
@@ -135,42 +147,79 @@ class StageConfig:
     name: str = "train"
     method: str = "supervised"
     epochs: int = 240
-    lr: float = 0.05
+    lr: Optional[float] = None  # None: the trained network's base lr (ModelEntry.lr), see sskd.rules
     momentum: float = 0.9
     weight_decay: float = 5e-4
     nesterov: bool = False
+    optimizer: str = "sgd"
+    schedule: str = "step"
+    warmup_epochs: int = 0
     milestones: Optional[list] = None
     gamma: float = 0.1
+    label_smoothing: float = 0.0
     seed: Optional[int] = None
     select: str = "last"
     args: dict = field(default_factory=dict)
 
     def validate(self, key: str) -> None:
         _positive(self.epochs, f"{key}.epochs")
-        if not self.lr > 0:
+        if self.lr is not None and not self.lr > 0:
             raise ConfigError(f"{key}.lr: must be > 0, got {self.lr}")
         if not 0 <= self.momentum < 1:
             raise ConfigError(f"{key}.momentum: must be in [0, 1), got {self.momentum}")
         if self.weight_decay < 0:
             raise ConfigError(f"{key}.weight_decay: must be >= 0, got {self.weight_decay}")
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ConfigError(f"{key}.optimizer: must be sgd or adamw, got {self.optimizer!r}")
+        if self.nesterov and self.optimizer != "sgd":
+            raise ConfigError(f"{key}.nesterov: SGD only, not with optimizer {self.optimizer!r}")
         if self.nesterov and self.momentum == 0:
             raise ConfigError(f"{key}.nesterov: needs momentum > 0")
+        if self.schedule not in ("step", "cosine"):
+            raise ConfigError(f"{key}.schedule: must be step or cosine, got {self.schedule!r}")
+        if not 0 <= self.warmup_epochs < self.epochs:
+            raise ConfigError(f"{key}.warmup_epochs: must be in [0, epochs={self.epochs}), "
+                              f"got {self.warmup_epochs}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"{key}.label_smoothing: must be in [0, 1), got {self.label_smoothing}")
         if not 0 < self.gamma <= 1:
             raise ConfigError(f"{key}.gamma: must be in (0, 1], got {self.gamma}")
         if self.seed is not None and self.seed < 0:
             raise ConfigError(f"{key}.seed: must be >= 0, got {self.seed}")
         if self.select != "last" and not self.select.startswith(("val/", "test/", "train/")):
             raise ConfigError(f"{key}.select: 'last' or an epoch metric such as 'val/top1', got {self.select!r}")
-        if self.milestones is None:
+        if self.schedule == "cosine":
+            if self.milestones:
+                raise ConfigError(f"{key}.milestones: the cosine schedule takes none (they are the "
+                                  f"step schedule's), got {self.milestones}")
+            self.milestones = []
+        scaled = self.milestones is None
+        if scaled:
             self.milestones = scaled_milestones(self.epochs)
         for i, m in enumerate(self.milestones):
             if not isinstance(m, int) or isinstance(m, bool):
                 raise ConfigError(f"{key}.milestones[{i}]: must be an integer epoch, got {m!r}")
         if list(self.milestones) != sorted(set(self.milestones)):
             raise ConfigError(f"{key}.milestones: must be strictly increasing, got {self.milestones}")
-        late = [m for m in self.milestones if not 0 < m < self.epochs]
+        late = [m for m in self.milestones if not self.warmup_epochs < m < self.epochs]
         if late:
-            raise ConfigError(f"{key}.milestones: {late} not inside (0, epochs={self.epochs})")
+            raise ConfigError(f"{key}.milestones: {late} not inside (warmup_epochs={self.warmup_epochs}, "
+                              f"epochs={self.epochs}){' (the default, scaled to the epochs)' if scaled else ''}")
+
+
+@dataclass
+class AboutConfig:
+    """What a recipe reproduces and what it assumes; shown by ``sskd recipes``, kept in the
+    run's ``config.yaml``. ``teacher_checkpoint`` says whose teacher the expected accuracy
+    was obtained with (the SSKD and CRD authors' teachers differ by up to a point), and
+    ``teacher_top1`` that teacher's published test top-1."""
+
+    title: str = ""
+    reference: Optional[str] = None
+    expected_top1: Optional[float] = None
+    expected_std: Optional[float] = None
+    teacher_checkpoint: Optional[str] = None
+    teacher_top1: Optional[float] = None
 
 
 @dataclass
@@ -183,12 +232,16 @@ class RunConfig:
     speed: SpeedConfig = field(default_factory=SpeedConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     stages: list = field(default_factory=lambda: [StageConfig()])
+    about: AboutConfig = field(default_factory=AboutConfig)
 
     def validate(self) -> "RunConfig":
         if self.seed < 0:
             raise ConfigError(f"seed: must be >= 0, got {self.seed}")
         if not (self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:")):
             raise ConfigError(f"device: must be auto, cpu, cuda, cuda:N or mps; got {self.device!r}")
+        from sskd.rules import apply_rules  # the rules read the model and method registries
+
+        apply_rules(self)
         self.data.validate("data")
         self.model.validate("model")
         self.teacher.validate("teacher")
@@ -226,7 +279,7 @@ def _positive(value: int, key: str) -> None:
 
 
 _NESTED = {"data": DataConfig, "model": ModelConfig, "teacher": TeacherConfig, "speed": SpeedConfig,
-           "output": OutputConfig}
+           "output": OutputConfig, "about": AboutConfig}
 
 
 def _type_name(tp: Any) -> str:
@@ -299,6 +352,7 @@ def config_from_dict(raw: dict) -> RunConfig:
 
 
 RECIPES_DIR = Path(__file__).with_name("recipes")
+PRESETS_DIR = RECIPES_DIR / "presets"
 
 
 def list_recipes() -> list[str]:
@@ -306,10 +360,47 @@ def list_recipes() -> list[str]:
     return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
 
 
+def list_presets() -> list[str]:
+    """Names of the method presets (``sskd distill --method NAME``; a recipe's ``base:``)."""
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+
+
+def load_preset(name: str) -> dict:
+    """The stages of method preset ``name`` (``recipes/presets/<name>.yaml``) as plain data."""
+    path = PRESETS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"preset {name!r}: unknown; valid: {', '.join(list_presets())}")
+    return _read_yaml(path)
+
+
+def merge_recipe(base: dict, override: dict, key: str = "") -> dict:
+    """``override`` laid over ``base``: mappings merge key by key, other values replace.
+    ``stages`` given as a mapping ``{stage name: {key: value}}`` changes the base's stages
+    of those names; given as a list it replaces them."""
+    merged = dict(base)
+    for name, value in override.items():
+        where = f"{key}.{name}" if key else name
+        if name == "stages" and isinstance(value, dict):
+            stages = [dict(s) for s in base.get("stages", [])]
+            names = [s.get("name") for s in stages]
+            for stage_name, changes in value.items():
+                if stage_name not in names:
+                    raise ConfigError(f"stages.{stage_name}: the base has no such stage (stages: {names})")
+                i = names.index(stage_name)
+                stages[i] = merge_recipe(stages[i], changes, f"stages.{stage_name}")
+            merged["stages"] = stages
+        elif isinstance(value, dict) and isinstance(base.get(name), dict):
+            merged[name] = merge_recipe(base[name], value, where)
+        else:
+            merged[name] = value
+    return merged
+
+
 def load_recipe(path: Union[str, Path]) -> dict:
     """Read a YAML recipe as plain data (``yaml.safe_load``: no tags, no code).
 
-    ``path`` is a file, or the name of a recipe shipped with the package.
+    ``path`` is a file, or the name of a recipe shipped with the package. A recipe with
+    ``base: <preset>`` is laid over that method preset (:func:`merge_recipe`).
     """
     path = Path(path)
     if not path.is_file() and (RECIPES_DIR / f"{path}.yaml").is_file():
@@ -317,6 +408,16 @@ def load_recipe(path: Union[str, Path]) -> dict:
     if not path.is_file():
         raise ConfigError(f"recipe {str(path)!r}: no such file, nor a shipped recipe "
                           f"({', '.join(list_recipes())})")
+    raw = _read_yaml(path)
+    base = raw.pop("base", None)
+    if base is not None:
+        if not isinstance(base, str):
+            raise ConfigError(f"recipe {str(path)!r}: base must name a preset ({', '.join(list_presets())})")
+        raw = merge_recipe(load_preset(base), raw)
+    return raw
+
+
+def _read_yaml(path: Path) -> dict:
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:

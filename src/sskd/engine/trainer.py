@@ -1,5 +1,5 @@
-"""Runs one stage of a run: epochs of ``forward_train`` → summed loss → SGD step, then
-evaluation, metrics and a checkpoint. Knows nothing about any particular method."""
+"""Runs one stage of a run: epochs of ``forward_train`` → summed loss → optimiser step,
+then evaluation, metrics and a checkpoint. Knows nothing about any particular method."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from sskd.config import RunConfig, StageConfig
+from sskd.config import RunConfig
 from sskd.data import make_views
 from sskd.engine.distributed import DistInfo, all_reduce_sum, broadcast_buffers
 from sskd.engine.evaluate import evaluate, evaluate_method
 from sskd.engine.meter import DeviceMeter, topk_correct
+from sskd.engine.optim import build_optimizer, stage_lr
 from sskd.engine.progress import Progress
 from sskd.engine.runtime import autocast, stage_epoch_seed, to_channels_last_views
 from sskd.methods import Method
@@ -22,11 +23,6 @@ from sskd.methods import Method
 
 class NonFiniteLossError(RuntimeError):
     """A loss became NaN or infinite; the run stopped without checkpointing past it."""
-
-
-def stage_lr(stage: StageConfig, epoch: int) -> float:
-    """Learning rate of 0-based ``epoch``: ``lr · gamma^(number of milestones ≤ epoch)``."""
-    return stage.lr * stage.gamma ** sum(1 for m in stage.milestones if m <= epoch)
 
 
 @dataclass
@@ -60,8 +56,7 @@ class StageRunner:
             raise ValueError(f"stage {self.stage.name!r}: no training batch — {len(env.train_loader.dataset)} "
                              f"training images per process with batch {env.config.data.batch_size}"
                              f"{' and drop_last' if env.config.data.drop_last else ''}")
-        self.optimizer = torch.optim.SGD(self.params, lr=self.stage.lr, momentum=self.stage.momentum,
-                                         weight_decay=self.stage.weight_decay, nesterov=self.stage.nesterov)
+        self.optimizer = build_optimizer(self.stage, self.params)
         self.scaler = torch.amp.GradScaler(env.device.type, enabled=speed.amp == "fp16")
         model: nn.Module = method
         if env.dist.enabled:

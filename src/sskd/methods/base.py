@@ -16,6 +16,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable, ClassVar, Iterator, Optional
 
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sskd.config import RunConfig, StageConfig, build_dataclass
@@ -55,6 +56,10 @@ class Method(nn.Module):
     to the view maker they need and implements :meth:`eval_metrics`. ``cacheable``: the
     stage's result (its ``export_key`` network) depends only on the frozen teacher
     checkpoint and the stage's own settings, so the engine may reuse it across runs.
+    ``teacher_side``: the stage trains a head or branches on the frozen teacher, not the
+    run's model (its default learning rate is then not the model's, see :mod:`sskd.rules`).
+    ``network_args``: builder arguments the method's paper uses for a network, ``{zoo
+    name: {argument: value}}``, filled into the model's and teacher's ``args`` unless given.
     """
 
     views: ClassVar[str] = "standard"
@@ -63,10 +68,20 @@ class Method(nn.Module):
     frozen: ClassVar[tuple[str, ...]] = ()
     needs_teacher: ClassVar[bool] = False
     cacheable: ClassVar[bool] = False
+    teacher_side: ClassVar[bool] = False
+    network_args: ClassVar[dict[str, dict]] = {}
 
     def __init__(self, context: MethodContext, hparams):
         super().__init__()
         self.hparams = hparams
+        self.label_smoothing = context.stage.label_smoothing
+
+    def class_ce(self, logits: Tensor, labels: Tensor) -> Tensor:
+        """Cross-entropy of class logits ``[N, K]`` against labels ``[N]``, with the stage's
+        ``label_smoothing`` ε (Szegedy et al., 2016, §7: target ``(1−ε)·onehot + ε/K``).
+        Every method's CE against the ground-truth classes goes through here; the joint
+        class×rotation CE and the KD/KL terms do not."""
+        return F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
 
     @classmethod
     def check_hparams(cls, hparams) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sskd.data.views import MultiViewBatch
@@ -45,7 +44,7 @@ class KD(Method):
         logits = self.student(x).logits
         with torch.no_grad():
             teacher_logits = self.teacher(x).logits
-        return logits, {"ce": self.hparams.ce_weight * F.cross_entropy(logits, batch.labels),
+        return logits, {"ce": self.hparams.ce_weight * self.class_ce(logits, batch.labels),
                         "kd": self.hparams.kd_weight * kd_loss(logits, teacher_logits, self.hparams.T)}
 
     def trainable_parameters(self):

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sskd.data.views import MultiViewBatch, flatten_views, unflatten_views
@@ -79,6 +78,7 @@ class SSKDTeacherHead(Method):
     frozen = ("teacher",)
     needs_teacher = True
     cacheable = True
+    teacher_side = True
 
     @classmethod
     def check_hparams(cls, hparams: TeacherHeadHparams) -> None:
@@ -215,7 +215,7 @@ class SSKD(Method):
         t_normal, t_transformed = split_views(t_out.logits, v)
         losses: dict[str, Tensor] = {}
         if hp.ce_weight:
-            losses["ce"] = hp.ce_weight * F.cross_entropy(s_normal, batch.labels)
+            losses["ce"] = hp.ce_weight * self.class_ce(s_normal, batch.labels)
         if hp.kd_weight:
             losses["kd"] = hp.kd_weight * kd_loss(s_normal, t_normal, hp.kd_T)
         if hp.tf_weight:

@@ -3,7 +3,6 @@ student of the papers is trained (SSKD.md §2.1)."""
 
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sskd.data.views import MultiViewBatch
@@ -13,7 +12,8 @@ from sskd.models import build_model
 
 @register_method("supervised")
 class Supervised(Method):
-    """Cross-entropy on one standard view (crop + flip) per image.
+    """Cross-entropy (with the stage's label smoothing) on one standard view (crop + flip)
+    per image.
 
     Trains the run's ``student`` network (``config.model``).
     """
@@ -30,7 +30,7 @@ class Supervised(Method):
     def forward_train(self, batch: MultiViewBatch) -> tuple[Tensor, dict[str, Tensor]]:
         """batch.views ``[B, 1, C, H, W]`` → logits ``[B, K]``, ``{"ce": loss}``."""
         logits = self.student(batch.views[:, 0]).logits
-        return logits, {"ce": F.cross_entropy(logits, batch.labels)}
+        return logits, {"ce": self.class_ce(logits, batch.labels)}
 
     def eval_network(self) -> nn.Module:
         return self.student

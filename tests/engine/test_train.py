@@ -67,7 +67,7 @@ def test_eval_refuses_a_checkpoint_of_another_architecture(finished_run, capsys)
     run, _ = finished_run
     assert main(["eval", str(run / "model.safetensors"), "--model", "resnet14", "--device", "cpu"]) == 2
     err = capsys.readouterr().err
-    assert "does not fit the model" in err and "missing keys" in err
+    assert "does not fit network 'resnet14'" in err and "missing keys" in err
 
 
 @register_method("test_nan_at_epoch2")

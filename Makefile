@@ -11,7 +11,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(STAMP): $(PY) pyproject.toml
-	$(PY) -m pip install --quiet "torch>=2.3" "torchvision>=0.18"
+	$(PY) -m pip install --quiet "torch>=2.5" "torchvision>=0.20"
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from sskd.config import config_from_dict
+from sskd.rules import apply_rules
 from sskd.data import make_views
 from sskd.engine.checkpoint import export_model
 from sskd.methods import MethodContext, build_method
@@ -37,8 +38,8 @@ def build(method: str, teacher: str, student: str, ckpt: Path, device: torch.dev
     networks = nn.ModuleDict()
     stages = [{"name": f"prep{i}", "method": m, "epochs": 1} for i, m in enumerate(PREPARE[method])]
     stages.append({"name": "student", "method": method, "epochs": 1})
-    config = config_from_dict({"model": {"name": student}, "teacher": {"name": teacher, "checkpoint": str(ckpt)},
-                               "stages": stages})
+    config = apply_rules(config_from_dict({"model": {"name": student},
+                                           "teacher": {"name": teacher, "checkpoint": str(ckpt)}, "stages": stages}))
     for k, stage in enumerate(config.stages):
         built = build_method(MethodContext(config, stage, 100, networks), f"stages[{k}]")
     return built.to(device).train()

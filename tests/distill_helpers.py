@@ -23,3 +23,11 @@ def random_views(maker, seed=0, b=4, train=True):
     images = torch.randint(0, 256, (b, 3, 32, 32), dtype=torch.uint8, generator=g)
     labels = torch.randint(0, 10, (b,), generator=g)
     return make_views(maker, mean=(0.5,) * 3, std=(0.25,) * 3, train=train)(images, labels, g)
+
+
+def resolved_recipe(name):
+    """A shipped recipe's config as a fresh run resolves it (the networks' rules applied)."""
+    from sskd.config import config_from_dict, load_recipe
+    from sskd.rules import apply_rules
+
+    return apply_rules(config_from_dict(load_recipe(name))).validate()

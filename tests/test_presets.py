@@ -4,9 +4,9 @@
 import pytest
 import torch
 
+from distill_helpers import resolved_recipe
 from sskd.cli import build_parser, train_config_from_args
-from sskd.config import (AboutConfig, ConfigError, config_from_dict, list_presets, list_recipes, load_recipe,
-                         merge_recipe)
+from sskd.config import AboutConfig, ConfigError, config_from_dict, list_presets, list_recipes, load_recipe, merge_recipe
 from sskd.models import build_model
 
 CIFAR_STUDENTS = ["resnet8", "resnet14", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110",
@@ -51,9 +51,25 @@ def test_the_presets_are_the_distill_methods():
     assert len(pair_recipes()) == 11 + 8 + 8  # SSKD Tables 3-4, HSSAKD Teacher and Teacher* rows
 
 
+@pytest.mark.parametrize("preset, stages", [
+    # (name, method, epochs, lr, milestones, nesterov, seed) for a resnet student: SSKD.md §2.2, §3.5;
+    # HSSAKD.md §3.1, §4.3
+    ("kd", [("student", "kd", 240, 0.05, [150, 180, 210], False, None)]),
+    ("sskd", [("teacher_head", "sskd_teacher_head", 60, 0.05, [30, 45], False, 0),
+              ("student", "sskd", 240, 0.05, [150, 180, 210], False, None)]),
+    ("hssakd", [("teacher_branches", "hssakd_teacher", 100, 0.05, [30, 60, 90], True, 0),
+                ("student", "hssakd", 240, 0.05, [150, 180, 210], True, None)]),
+    ("hssakd_student", [("student", "hssakd", 240, 0.05, [150, 180, 210], True, None)]),
+])
+def test_each_preset_runs_the_papers_stages(preset, stages):
+    flags = cli_config(preset, "resnet32x4", "resnet8x4")
+    assert [(s.name, s.method, s.epochs, s.lr, s.milestones, s.nesterov, s.seed) for s in flags.stages] == stages
+    assert all(s.weight_decay == 5e-4 and s.optimizer == "sgd" for s in flags.stages)
+
+
 @pytest.mark.parametrize("recipe, preset", pair_recipes())
 def test_distill_flags_build_what_the_recipe_builds(recipe, preset):
-    shipped = config_from_dict(load_recipe(recipe))
+    shipped = resolved_recipe(recipe)
     flags = cli_config(preset, shipped.teacher.name, shipped.model.name)
     assert stage_settings(flags) == stage_settings(shipped)
     assert (flags.model.name, flags.model.args) == (shipped.model.name, shipped.model.args)
@@ -66,8 +82,11 @@ def test_every_distill_student_is_the_network_of_the_methods_recipes(preset, stu
     flags = cli_config(preset, "resnet32x4", student)
     # The paper's own variant: HSSAKD's recipes train the stride-1 MobileNetV2, SSKD's the stride-2 one.
     vanilla = "cifar100_vanilla_MobileNetV2_stem1" if preset.startswith("hssakd") else "cifar100_vanilla_MobileNetV2"
-    reference = config_from_dict(load_recipe(vanilla)).model if student == "MobileNetV2" else flags.model
-    assert stem_size(student, flags.model.args) == stem_size(student, reference.args)
+    if student == "MobileNetV2":
+        reference = resolved_recipe(vanilla).model
+        assert stem_size(student, flags.model.args) == stem_size(student, reference.args)
+    else:
+        assert flags.model.args == {}
     light = student in ("MobileNetV2", "ShuffleV1", "ShuffleV2")
     assert flags.stages[-1].lr == (0.01 if light else 0.05)
     assert all(s.lr == 0.05 for s in flags.stages[:-1])  # teacher heads and branches: the released t_lr
@@ -76,6 +95,19 @@ def test_every_distill_student_is_the_network_of_the_methods_recipes(preset, stu
 def test_the_two_mobilenetv2_stems_differ():
     assert stem_size("MobileNetV2", {})[0][1:] == (16, 16)
     assert stem_size("MobileNetV2", {"stem_stride": 1})[0][1:] == (32, 32)
+
+
+def test_the_stem_rule_is_the_trained_networks_not_the_teachers():
+    flags = cli_config("hssakd", "MobileNetV2", "resnet8")  # a teacher is built as its checkpoint says
+    assert (flags.model.args, flags.teacher.args) == ({}, {})
+
+
+def test_adamw_gets_its_own_defaults_not_sgds():
+    args = build_parser().parse_args(["distill", "--method", "sskd", "--teacher", "vgg13", "--student",
+                                      "ShuffleV2", "--optimizer", "adamw"])
+    head, student = train_config_from_args(args).stages
+    assert (student.lr, student.weight_decay) == (1e-3, 0.05)
+    assert (head.optimizer, head.lr, head.weight_decay) == ("sgd", 0.05, 5e-4)  # --optimizer: the student's
 
 
 def test_an_explicit_learning_rate_or_stem_wins_over_the_rule():
@@ -99,7 +131,7 @@ def test_unknown_distill_method_names_the_presets():
 
 @pytest.mark.parametrize("name", list_recipes())
 def test_every_recipe_says_what_it_reproduces_and_with_which_teacher(name):
-    config = config_from_dict(load_recipe(name))
+    config = resolved_recipe(name)
     assert config.about.title
     if name.startswith(("cifar100", "imagenet")):
         assert config.about.expected_top1 is not None and config.about.reference
@@ -108,8 +140,8 @@ def test_every_recipe_says_what_it_reproduces_and_with_which_teacher(name):
 
 
 def test_sskd_and_hssakd_recipes_name_different_teachers_for_vgg13():
-    sskd = config_from_dict(load_recipe("cifar100_sskd_vgg13-vgg8")).about
-    hssakd = config_from_dict(load_recipe("cifar100_hssakd_vgg13-MobileNetV2")).about
+    sskd = resolved_recipe("cifar100_sskd_vgg13-vgg8").about
+    hssakd = resolved_recipe("cifar100_hssakd_vgg13-MobileNetV2").about
     assert (sskd.teacher_top1, hssakd.teacher_top1) == (75.38, 74.64)  # SSKD's own vs the CRD authors'
     assert "SSKD authors'" in sskd.teacher_checkpoint and "CRD authors'" in hssakd.teacher_checkpoint
 
@@ -120,7 +152,7 @@ def test_sskd_and_hssakd_recipes_name_different_teachers_for_vgg13():
                                                ("vgg8", 70.68), ("MobileNetV2", 65.79), ("ShuffleV1", 70.77),
                                                ("ShuffleV2", 73.12)])
 def test_teacher_and_vanilla_recipes_for_every_network_of_the_tables(network, expected):
-    config = config_from_dict(load_recipe(f"cifar100_vanilla_{network}"))
+    config = resolved_recipe(f"cifar100_vanilla_{network}")
     (stage,) = config.stages
     assert (config.model.name, stage.method, stage.epochs, stage.milestones) == (
         network, "supervised", 240, [150, 180, 210])

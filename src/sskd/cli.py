@@ -12,6 +12,7 @@ from typing import Optional, Sequence
 from sskd.config import (ConfigError, apply_override, config_from_dict, list_presets, load_preset, load_recipe,
                          merge_recipe)
 from sskd.engine.trainer import NonFiniteLossError
+from sskd.rules import apply_rules
 
 # Flags of `sskd train` and the config key each one sets; stage keys go to the last stage.
 TRAIN_FLAGS = {
@@ -65,7 +66,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--method", help="training method of the last stage; default supervised")
     g.add_argument("--epochs", type=int, help="epochs; default 240")
     g.add_argument("--lr", type=float,
-                   help="learning rate; default: the network's (0.05; 0.01 for MobileNetV2 and the ShuffleNets)")
+                   help="learning rate; default with SGD: the network's (0.05; 0.01 for the zoo's MobileNetV2, "
+                        "ShuffleV1, ShuffleV2), with AdamW 1e-3")
     g.add_argument("--optimizer", choices=["sgd", "adamw"], help="optimiser; default sgd (the papers')")
     g.add_argument("--schedule", choices=["step", "cosine"],
                    help="learning-rate schedule: step (x gamma at each milestone; default) or cosine")
@@ -73,7 +75,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--label-smoothing", type=float,
                    help="label smoothing of the cross-entropy on class labels; default 0")
     g.add_argument("--momentum", type=float, help="SGD momentum; default 0.9")
-    g.add_argument("--weight-decay", type=float, help="weight decay; default 5e-4")
+    g.add_argument("--weight-decay", type=float, help="weight decay; default 5e-4 with SGD, 0.05 (decoupled) with AdamW")
     g.add_argument("--nesterov", action=argparse.BooleanOptionalAction, help="Nesterov momentum")
     g.add_argument("--milestones", type=int, nargs="*", help="epochs where lr is multiplied by gamma; default 150 180 210 of 240, scaled to --epochs")
     g.add_argument("--gamma", type=float, help="lr decay factor at each milestone; default 0.1")
@@ -134,7 +136,7 @@ def train_config_from_args(args: argparse.Namespace):
             apply_override(raw, f"{key}={'true' if getattr(args, attr) else 'false'}")
     for assignment in args.set:
         apply_override(raw, assignment)
-    return config_from_dict(raw)
+    return apply_rules(config_from_dict(raw)).validate()
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -212,7 +214,8 @@ def cmd_recipes(args: argparse.Namespace) -> int:
             std = f"±{about.expected_std:.2f}" if about.expected_std is not None else ""
             line += f" | expected top-1 {about.expected_top1:.2f}{std}"
         if about.teacher_checkpoint:
-            line += f" | teacher: {about.teacher_checkpoint}, {about.teacher_top1:.2f}"
+            top1 = f", {about.teacher_top1:.2f}" if about.teacher_top1 is not None else ""
+            line += f" | teacher: {about.teacher_checkpoint}{top1}"
         print(line)
     print(f"\nmethod presets (sskd distill --method NAME, or base: NAME in a recipe): {', '.join(list_presets())}")
     return 0
@@ -241,12 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
     distill = sub.add_parser("distill", help="distil a teacher into a student (kd, sskd, hssakd)",
                              description="Like `sskd train`, with the stages of a distillation method's "
-                                         "preset (the package's recipes/presets/: kd; sskd: the teacher head "
-                                         "for 60 epochs, then the student; hssakd: the frozen teacher's "
-                                         "branches for 100 epochs, then the student; hssakd_student: the "
-                                         "student of a teacher checkpoint that holds branches); flags apply "
-                                         "to the student stage. Networks may be zoo names or "
-                                         "torchvision:<name> / timm:<name>.")
+                                         "preset (recipes/presets/<method>.yaml in the package; `sskd recipes` "
+                                         "lists them): kd; sskd (the teacher's head, then the student); "
+                                         "hssakd (the frozen teacher's branches, then the student); "
+                                         "hssakd_student (the student of a teacher checkpoint that holds "
+                                         "branches). Flags apply to the student stage. Networks may be zoo "
+                                         "names or torchvision:<name> / timm:<name>.")
     add_train_arguments(distill)
     distill.add_argument("--pretext", help="SSKD's pretext task: contrastive (default, the paper's), "
                                            "exemplar, rotation or jigsaw (paper Table 2)")

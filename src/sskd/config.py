@@ -147,9 +147,9 @@ class StageConfig:
     name: str = "train"
     method: str = "supervised"
     epochs: int = 240
-    lr: Optional[float] = None  # None: the trained network's base lr (ModelEntry.lr), see sskd.rules
+    lr: Optional[float] = None  # None: the network's and optimiser's default, see sskd.rules
     momentum: float = 0.9
-    weight_decay: float = 5e-4
+    weight_decay: Optional[float] = None  # None: 5e-4 with SGD, 0.05 with AdamW
     nesterov: bool = False
     optimizer: str = "sgd"
     schedule: str = "step"
@@ -167,7 +167,7 @@ class StageConfig:
             raise ConfigError(f"{key}.lr: must be > 0, got {self.lr}")
         if not 0 <= self.momentum < 1:
             raise ConfigError(f"{key}.momentum: must be in [0, 1), got {self.momentum}")
-        if self.weight_decay < 0:
+        if self.weight_decay is not None and self.weight_decay < 0:
             raise ConfigError(f"{key}.weight_decay: must be >= 0, got {self.weight_decay}")
         if self.optimizer not in ("sgd", "adamw"):
             raise ConfigError(f"{key}.optimizer: must be sgd or adamw, got {self.optimizer!r}")
@@ -191,7 +191,8 @@ class StageConfig:
         if self.schedule == "cosine":
             if self.milestones:
                 raise ConfigError(f"{key}.milestones: the cosine schedule takes none (they are the "
-                                  f"step schedule's), got {self.milestones}")
+                                  f"step schedule's), got {self.milestones}; clear them with "
+                                  f"milestones: [] (--milestones with no value)")
             self.milestones = []
         scaled = self.milestones is None
         if scaled:
@@ -239,9 +240,6 @@ class RunConfig:
             raise ConfigError(f"seed: must be >= 0, got {self.seed}")
         if not (self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:")):
             raise ConfigError(f"device: must be auto, cpu, cuda, cuda:N or mps; got {self.device!r}")
-        from sskd.rules import apply_rules  # the rules read the model and method registries
-
-        apply_rules(self)
         self.data.validate("data")
         self.model.validate("model")
         self.teacher.validate("teacher")
@@ -339,7 +337,9 @@ def build_dataclass(cls: type, raw: Any, key: str):
             values[name] = build_dataclass(_NESTED[name], value, sub)
         elif cls is RunConfig and name == "stages":
             if not isinstance(value, list):
-                raise ConfigError(f"stages: expected a list of stages, got {type(value).__name__}")
+                hint = (" (a mapping of stage names changes the stages of a preset: add base: <preset>)"
+                        if isinstance(value, dict) else "")
+                raise ConfigError(f"stages: expected a list of stages, got {type(value).__name__}{hint}")
             values[name] = [build_dataclass(StageConfig, s, f"stages[{i}]") for i, s in enumerate(value)]
         else:
             values[name] = _coerce(value, hints[name], sub)

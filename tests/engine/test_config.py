@@ -7,7 +7,10 @@ from sskd.config import (ConfigError, RunConfig, apply_override, config_from_dic
 
 
 def test_defaults_are_the_papers_cifar_recipe():
-    stage = config_from_dict({}).stages[0]
+    from sskd.rules import apply_rules
+
+    assert (config_from_dict({}).stages[0].lr, config_from_dict({}).stages[0].weight_decay) == (None, None)
+    stage = apply_rules(config_from_dict({})).stages[0]  # what a fresh run fills in
     assert (stage.lr, stage.momentum, stage.weight_decay, stage.epochs) == (0.05, 0.9, 5e-4, 240)
     assert stage.milestones == [150, 180, 210] and stage.gamma == 0.1
     assert config_from_dict({}).data.batch_size == 64

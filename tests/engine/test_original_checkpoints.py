@@ -448,3 +448,11 @@ def test_branches_of_another_network_are_refused_naming_it(tmp_path):
         load_state_checked(branches, read_branch_weights(path, branches), str(path), "resnet20 auxiliary branches")
     assert "does not fit network 'resnet20 auxiliary branches'" in str(err.value)
     assert "missing keys" in str(err.value)
+
+
+def test_a_truncated_checkpoint_is_called_unreadable_not_unsafe(tmp_path):
+    path = tmp_path / "cut.pth"
+    torch.save(build_model("resnet8", num_classes=10).state_dict(), path)
+    path.write_bytes(path.read_bytes()[:4000])
+    message = refusal(path)
+    assert "is not a readable torch checkpoint" in message and "state_dict() instead" not in message

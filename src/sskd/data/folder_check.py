@@ -1,10 +1,11 @@
 """Check every file of an image folder before a run trains on it.
 
-Reading an image folder is lazy, so an unreadable file would otherwise stop a run in the
-middle of an epoch. :func:`check_image_folder` opens each file's header (Pillow reads only
-the first bytes, about 50 µs a file) and refuses the folder, naming the files, if any cannot
-be read. Mixed sizes and colour modes are fine: every image is converted to RGB and
-resized or cropped to ``image_size``.
+Reading an image folder is lazy, so a file that is not an image would otherwise stop a
+run in the middle of an epoch. :func:`check_image_folder` opens each file's header (Pillow
+reads only the first bytes, about 50 µs a file) and refuses the folder, naming the files,
+if any cannot be identified as an image. A file whose header is sound but whose pixel data
+is truncated is only found when it is decoded. Mixed sizes and colour modes are fine:
+every image is converted to RGB and resized or cropped to ``image_size``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class FolderReport:
 def check_image_folder(dataset, what: str) -> FolderReport:
     """Open the header of every file of ``dataset`` (an ``ImageFolderDataset``); raise
     :class:`DatasetFormatError` naming ``what`` and the first unreadable files."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     bad, sizes, smaller = [], {}, 0
     side = dataset.info.image_size
@@ -37,7 +38,7 @@ def check_image_folder(dataset, what: str) -> FolderReport:
         try:
             with Image.open(path) as image:
                 size = image.size
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
             bad.append(f"{path} ({type(exc).__name__}: {exc})")
             continue
         sizes[size] = sizes.get(size, 0) + 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import os
 import pickletools
 import re
@@ -193,10 +194,13 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         with torch.serialization.safe_globals(list(SAFE_GLOBALS)):
             obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
+    except pickle.UnpicklingError as exc:  # what weights_only refuses to rebuild
         raise CheckpointError(f"checkpoint {str(path)!r} cannot be read safely: torch.load(weights_only=True) "
                               f"refuses {_refused(path, exc)} (a whole pickled model or another object, "
                               f"not weights), so save its state_dict() instead") from None
+    except Exception as exc:  # truncated, corrupt, or not a torch file at all
+        raise CheckpointError(f"checkpoint {str(path)!r} is not a readable torch checkpoint "
+                              f"({type(exc).__name__}: {exc})") from None
     state = _unwrap(obj)
     if state is None:
         wrappers = ", ".join(map(repr, ORIGINAL_KEYS[:-1])) + f" or {ORIGINAL_KEYS[-1]!r}"

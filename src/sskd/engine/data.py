@@ -11,6 +11,7 @@ import torch
 from sskd.config import DataConfig
 from sskd.data import (ArrayDataset, DatasetInfo, ImageFolderDataset, class_balanced_subset, few_shot,
                        load_dataset, make_loader, with_label_noise)
+from sskd.data.dataset import DatasetFormatError
 from sskd.data.folder_check import check_image_folder
 from sskd.engine.distributed import DistInfo
 
@@ -30,10 +31,6 @@ def prepare_data(cfg: DataConfig, seed: int) -> RunData:
     kwargs = {"image_size": cfg.image_size} if cfg.image_size else {}
     train = load_dataset(cfg.name, root=cfg.root, split="train", **kwargs)
     test = load_dataset(cfg.name, root=cfg.root, split="test", **kwargs)
-    if cfg.check_images:
-        for split, part in (("train", train), ("test", test)):
-            if isinstance(part, ImageFolderDataset):
-                _check_folder(part, f"data.root {cfg.root} ({split})")
     val = None
     if cfg.val_fraction > 0:
         val_idx = class_balanced_subset(train.labels, cfg.val_fraction, seed)
@@ -50,11 +47,21 @@ def prepare_data(cfg: DataConfig, seed: int) -> RunData:
     return RunData(train.info, train, val, test)
 
 
-def _check_folder(dataset: ImageFolderDataset, what: str) -> None:
-    report = check_image_folder(dataset, what)
-    if report.smaller:
-        warnings.warn(f"{what}: {report.smaller} of {report.images} images are smaller than "
-                      f"image_size {dataset.info.image_size} and will be upsampled", stacklevel=3)
+def folder_problem(data: RunData, cfg: DataConfig) -> Optional[str]:
+    """Why the run's image folders cannot be trained on (a file that cannot be opened), or
+    ``None``; warns when images are smaller than ``image_size`` (they are upsampled)."""
+    for split, part in (("train", data.train), ("test", data.test)):
+        if not isinstance(part, ImageFolderDataset):
+            continue
+        what = f"data.root {cfg.root} ({split})"
+        try:
+            report = check_image_folder(part, what)
+        except DatasetFormatError as exc:
+            return str(exc)
+        if report.smaller:
+            warnings.warn(f"{what}: {report.smaller} of {report.images} images are smaller than "
+                          f"image_size {part.info.image_size} and will be upsampled", stacklevel=2)
+    return None
 
 
 def shard(dataset, info: DistInfo):

@@ -30,6 +30,7 @@ from sskd.engine.selection import EpochSelector
 from sskd.engine.summary import epoch_line, format_summary, run_summary
 from sskd.engine.trainer import StageEnv, StageRunner
 from sskd.methods import Method, MethodContext, build_method
+from sskd.rules import apply_rules
 
 __all__ = ["RunDirectoryError", "checkpoint_tag", "format_summary", "train"]
 
@@ -46,6 +47,8 @@ def train(config: RunConfig, run_dir: Optional[str | Path] = None, resume: bool 
     from the last completed epoch and, with deterministic settings, ends with the same
     weights as an uninterrupted run.
     """
+    if not resume:  # a resumed run keeps its config.yaml as written
+        apply_rules(config)
     config.validate()
     preflight(config)
     stream = stream or sys.stderr

@@ -12,8 +12,9 @@ from torch import nn
 
 from sskd.config import RunConfig
 from sskd.data import ImageFolderDataset
+from sskd.data.dataset import DatasetFormatError
 from sskd.engine.checkpoint import CheckpointStore
-from sskd.engine.data import RunData, eval_loader, prepare_data, train_loader
+from sskd.engine.data import RunData, eval_loader, folder_problem, prepare_data, train_loader
 from sskd.engine.distributed import DistInfo, broadcast_object
 from sskd.engine.progress import Progress
 from sskd.engine.resume import ResumePoint
@@ -61,6 +62,10 @@ class RunState:
         store = CheckpointStore(path, config.output.keep_checkpoints)
         resume_from = ResumePoint.latest(store, device) if resume else None
         data = prepare_data(config.data, config.seed)
+        if config.data.check_images and not resume:  # once, on rank 0, before anything is written
+            problem = broadcast_object(folder_problem(data, config.data) if dist.is_main else None, dist)
+            if problem:
+                raise DatasetFormatError(problem)
         records_dir = RunDirectory(path, config.output.tensorboard) if dist.is_main else None
         progress = Progress(config.output.progress, enabled=dist.is_main, every=config.output.log_every,
                             stream=stream)

@@ -32,5 +32,5 @@ def load_student(weights: Path, meta: dict[str, Any]) -> nn.Module:
     eval mode, fp32, on the CPU. An HSSAKD file's ``backbone.*`` keys fill the network and
     its ``branches.*`` are left out (:func:`sskd.engine.checkpoint.load_pretrained`)."""
     network = build_model(meta["model"], num_classes=meta["num_classes"], **meta["model_args"])
-    load_pretrained(network, weights)
+    load_pretrained(network, weights, meta["model"])
     return network.float().eval()

@@ -19,7 +19,7 @@ def frozen_teacher(context: MethodContext) -> nn.Module:
     def build() -> nn.Module:
         from sskd.engine.checkpoint import load_pretrained  # the engine imports the methods
 
-        teacher = build_model(cfg.name, num_classes=context.num_classes, **cfg.args)
+        teacher = build_model(cfg.name, num_classes=context.num_classes, **teacher_args(cfg))
         load_pretrained(teacher, cfg.checkpoint, cfg.name)
         return teacher
 
@@ -27,6 +27,20 @@ def frozen_teacher(context: MethodContext) -> nn.Module:
     for p in teacher.parameters():
         p.requires_grad_(False)
     return teacher.eval()
+
+
+def teacher_args(cfg) -> dict:
+    """The teacher's builder arguments: ``teacher.args`` if given, else those recorded in its
+    checkpoint's metadata (a run's ``model.safetensors``) for the same network, so that e.g.
+    an HSSAKD MobileNetV2 (stride-1 stem) is rebuilt as it was trained; else none."""
+    if cfg.args or cfg.checkpoint is None or not str(cfg.checkpoint).endswith(".safetensors"):
+        return dict(cfg.args)
+    from pathlib import Path
+
+    from sskd.engine.checkpoint import read_export_metadata
+
+    meta = read_export_metadata(Path(cfg.checkpoint))
+    return dict(meta.get("model_args", {})) if meta.get("model") == cfg.name else {}
 
 
 def frozen_teacher_branches(context: MethodContext, teacher: nn.Module) -> nn.Module:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from torch import Tensor, nn
+from torchvision.models import ResNet
 from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
 
 from sskd.models.output import ModelOutput
@@ -70,6 +71,8 @@ class FeatureAdapter(nn.Module):
         object.__setattr__(self, "_graph", graph)
         self.stage_nodes = stage_nodes
         self.source_name = type(model).__name__
+        #: whether the wrapped network is torchvision's ResNet (HSSAKD's ImageNet branch rule)
+        self.torchvision_resnet = isinstance(model, ResNet)
         classifier = dict(model.named_modules()).get(logits_node)
         #: ``D``, the size of ``pooled`` (the classifier's input), when the logits come from a Linear.
         self.embed_dim = classifier.in_features if isinstance(classifier, nn.Linear) else None

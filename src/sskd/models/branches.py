@@ -362,8 +362,10 @@ _FAMILIES = _family_table()
 
 
 def supported_branch_models() -> list[str]:
-    """Zoo names :func:`build_branches` supports: every CIFAR network of the zoo and the
-    torchvision ImageNet ResNet-18/34/50."""
+    """Zoo names with the paper's branches: every CIFAR network of the zoo and the
+    torchvision ImageNet ResNet-18/34/50. :func:`build_branches` also serves any library
+    network (``FeatureAdapter``): the ResNet rule for torchvision ResNets, generic branches
+    (:mod:`sskd.models.generic_branches`) for the rest."""
     return list(_FAMILIES)
 
 
@@ -381,14 +383,14 @@ def build_branches(model_name: str, backbone: nn.Module, num_classes: int | None
     Returns an :class:`AuxBranches` whose branches output ``[batch, N · M]``.
     """
     if model_name not in _FAMILIES and isinstance(backbone, FeatureAdapter):
-        if backbone.source_name != "ResNet":  # any other library network: generic branches
+        if not backbone.torchvision_resnet:  # any other library network: generic branches
             return generic_branches(backbone, num_classes, num_rotations)
         model_name = "resnet18"  # torchvision's ResNet layout, whatever its depth
     if model_name not in _FAMILIES:
         raise ValueError(f"no HSSAKD auxiliary branches for model {model_name!r}; "
                          f"supported: {', '.join(supported_branch_models())} and any torchvision:/timm: network")
     family, cls, layout_of = _FAMILIES[model_name]
-    if not isinstance(backbone, cls) or (cls is FeatureAdapter and backbone.source_name != "ResNet"):
+    if not isinstance(backbone, cls) or (cls is FeatureAdapter and not backbone.torchvision_resnet):
         raise TypeError(f"{model_name!r} branches need a {cls.__name__} backbone as built by "
                         f"build_model({model_name!r}), got {type(backbone).__name__}")
     if num_classes is None:

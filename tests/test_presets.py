@@ -190,3 +190,22 @@ def test_about_rejects_unknown_keys():
     with pytest.raises(ConfigError, match="about.teacher: unknown key"):
         config_from_dict({"about": {"teacher": "x"}})
     assert isinstance(config_from_dict({}).about, AboutConfig)
+
+
+def test_distill_refuses_a_method_that_contradicts_the_recipes_stages():
+    args = build_parser().parse_args(["distill", "--recipe", "cifar100_sskd_vgg13-vgg8", "--method", "kd"])
+    with pytest.raises(ConfigError, match="--method kd: the recipe cifar100_sskd_vgg13-vgg8 sets its own stages"):
+        train_config_from_args(args)
+    args = build_parser().parse_args(["distill", "--recipe", "cifar100_sskd_vgg13-vgg8"])
+    assert [s.method for s in train_config_from_args(args).stages] == ["sskd_teacher_head", "sskd"]
+    args = build_parser().parse_args(["distill", "--teacher", "vgg13", "--student", "vgg8"])
+    assert [s.method for s in train_config_from_args(args).stages] == ["sskd_teacher_head", "sskd"]  # the default
+
+
+def test_a_resumed_run_keeps_the_network_args_it_recorded():
+    from sskd.rules import apply_rules
+
+    raw = {"model": {"name": "MobileNetV2"}, "stages": [{"method": "hssakd_online"}]}
+    resumed = apply_rules(config_from_dict(raw), network_args=False)
+    assert resumed.model.args == {} and resumed.stages[0].lr == 0.01  # unset values are still filled
+    assert apply_rules(config_from_dict(raw)).model.args == {"stem_stride": 1}

@@ -63,7 +63,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="side of the images read from an image folder; default: the teacher's input size "
                         "(the model's without a teacher)")
     g = p.add_argument_group("optimisation (applies to the last stage)")
-    g.add_argument("--method", help="training method of the last stage; default supervised")
+    g.add_argument("--method", help="training method of the last stage; default supervised (distill: the "
+                                    "method whose preset gives the stages; default sskd)")
     g.add_argument("--epochs", type=int, help="epochs; default 240")
     g.add_argument("--lr", type=float,
                    help="learning rate; default with SGD: the network's (0.05; 0.01 for the zoo's MobileNetV2, "
@@ -116,13 +117,20 @@ def _set_pretext(raw: dict, task: str) -> None:
         stage["args"] = {**stage.get("args", {}), "task": task}
 
 
+DEFAULT_DISTILL_METHOD = "sskd"
+
+
 def train_config_from_args(args: argparse.Namespace):
     raw = load_recipe(args.recipe) if args.recipe else {}
     distill = getattr(args, "command", None) == "distill"
+    if distill and "stages" in raw and args.method is not None:
+        raise ConfigError(f"--method {args.method}: the recipe {args.recipe} sets its own stages; "
+                          f"give one or the other")
     if distill and "stages" not in raw:  # the stages of the method's preset (recipes/presets/)
-        if args.method not in list_presets():
-            raise ConfigError(f"--method: distill knows {', '.join(list_presets())}; got {args.method!r}")
-        raw = merge_recipe(load_preset(args.method), raw)
+        method = args.method or DEFAULT_DISTILL_METHOD
+        if method not in list_presets():
+            raise ConfigError(f"--method: distill knows {', '.join(list_presets())}; got {method!r}")
+        raw = merge_recipe(load_preset(method), raw)
     if distill and args.pretext:
         _set_pretext(raw, args.pretext)
     for attr, key in TRAIN_FLAGS.items():
@@ -253,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_arguments(distill)
     distill.add_argument("--pretext", help="SSKD's pretext task: contrastive (default, the paper's), "
                                            "exemplar, rotation or jigsaw (paper Table 2)")
-    distill.set_defaults(func=cmd_train, method="sskd")
+    distill.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("eval", help="top-1/top-5 of a checkpoint on a data set",
                         description="Evaluate a trained network: a run's model.safetensors (model and "

@@ -3,7 +3,8 @@
 They fill what a fresh run's config leaves unset (``sskd train``/``distill`` flags, a
 recipe, the Python API: :func:`sskd.engine.train` applies them before anything runs), so
 every entry point builds the same network with the same optimiser settings. A value given
-explicitly always wins, and a resumed run keeps the ``config.yaml`` it wrote, as written.
+explicitly always wins, and a resumed run keeps the network arguments its ``config.yaml``
+records.
 
 * **Learning rate and weight decay.** With SGD (the papers'), a stage without ``lr`` uses
   the base learning rate of the network it trains (:attr:`sskd.models.registry.ModelEntry.lr`:
@@ -32,16 +33,17 @@ ADAMW_LR = 1e-3
 ADAMW_WEIGHT_DECAY = 0.05
 
 
-def apply_rules(config: RunConfig) -> RunConfig:
+def apply_rules(config: RunConfig, network_args: bool = True) -> RunConfig:
     """Fill ``config``'s unset learning rates, weight decays, network arguments and folder
     image size in place (names that are not registered are left for the preflight checks
-    to report); returns ``config``."""
+    to report); returns ``config``. ``network_args=False`` leaves the network's arguments as
+    they are: a resumed run's weights were built with the arguments its config records."""
     from sskd.data.registry import DATASET_ALIASES, FOLDER_DATASETS
     from sskd.models.registry import DEFAULT_LR
 
     config.data.name = DATASET_ALIASES.get(config.data.name.lower(), config.data.name)
     methods = [_method(stage.method) for stage in config.stages]
-    for method in methods:
+    for method in methods if network_args else ():
         _fill_network_args(config.model, method)
     trained = _entry(config.model.name)
     for stage, method in zip(config.stages, methods):

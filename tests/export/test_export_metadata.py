@@ -32,3 +32,9 @@ def test_missing_preprocessing_of_an_unknown_data_set_is_an_error():
 def test_a_file_that_names_no_model_is_refused():
     with pytest.raises(ExportError, match="names no model"):
         meta_of(model=None)
+
+
+def test_an_image_folder_student_says_how_a_photo_is_resized_and_cropped():
+    assert meta_of(dataset="image_folder", image_size=224)["resize"] == {"shorter_side": 256, "center_crop": 224}
+    assert meta_of(dataset="image_folder", image_size=64)["resize"] == {"shorter_side": 73, "center_crop": 64}
+    assert meta_of()["resize"] is None  # digits are stored at the input size

@@ -280,14 +280,20 @@ def random_resized_crop_params(
     return dict(top=(height - h) // 2, left=(width - w) // 2, height=h, width=w)
 
 
+def eval_resize(image_size: int) -> int:
+    """The shorter side an image is resized to before its centre ``image_size`` crop at test
+    time (the ImageNet convention, 256 for 224)."""
+    return int(image_size * 256 / 224)
+
+
 def image_transform(image_size: int, train: bool) -> v2.Transform:
     """uint8 ``[3, H, W]`` -> uint8 ``[3, S, S]``.
 
-    Training: ``RandomResizedCrop(S)``; testing: ``Resize(int(S * 256 / 224))`` then ``CenterCrop(S)``.
+    Training: ``RandomResizedCrop(S)``; testing: ``Resize(eval_resize(S))`` then ``CenterCrop(S)``.
     """
     if train:
         return v2.RandomResizedCrop(image_size, antialias=True)
-    return v2.Compose([v2.Resize(int(image_size * 256 / 224), antialias=True), v2.CenterCrop(image_size)])
+    return v2.Compose([v2.Resize(eval_resize(image_size), antialias=True), v2.CenterCrop(image_size)])
 
 
 class ImageFolderDataset(Dataset):

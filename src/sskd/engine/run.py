@@ -47,8 +47,7 @@ def train(config: RunConfig, run_dir: Optional[str | Path] = None, resume: bool 
     from the last completed epoch and, with deterministic settings, ends with the same
     weights as an uninterrupted run.
     """
-    if not resume:  # a resumed run keeps its config.yaml as written
-        apply_rules(config)
+    apply_rules(config, network_args=not resume)  # a resumed run's weights fit its recorded args
     config.validate()
     preflight(config)
     stream = stream or sys.stderr

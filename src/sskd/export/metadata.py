@@ -22,7 +22,9 @@ def export_metadata(run_meta: dict[str, Any], weights: Path) -> dict[str, Any]:
     """The metadata of an exported student, from the run's ``model.safetensors`` metadata.
 
     Keys: ``model``, ``model_args``, ``num_classes``, ``class_names`` (``K`` strings),
-    ``input_size`` (``S``: inputs are ``[N, 3, S, S]``), ``mean``, ``std``, ``input`` (layout,
+    ``input_size`` (``S``: inputs are ``[N, 3, S, S]``), ``resize`` (how a photo became
+    ``S×S`` when the student was tested: the shorter side resized, then a centre crop; ``None``
+    for data sets stored at ``S``), ``mean``, ``std``, ``input`` (layout,
     dtype, channel order, value range and normalisation), ``output`` (logits ``[N, K]``),
     and the run's ``dataset``, ``stage`` and ``network``. Missing data-set fields are read
     from :func:`sskd.data.dataset_info` where the data set is known.
@@ -44,12 +46,14 @@ def export_metadata(run_meta: dict[str, Any], weights: Path) -> dict[str, Any]:
                               f"{run_meta.get('dataset')!r} does not say it")
         fields[key] = value
     k = int(fields["num_classes"])
+    size = int(fields["image_size"])
     return {
         "model": run_meta["model"],
         "model_args": dict(run_meta.get("model_args") or {}),
         "num_classes": k,
         "class_names": _class_names(run_meta.get("class_names"), info, k),
-        "input_size": int(fields["image_size"]),
+        "input_size": size,
+        "resize": _resize(run_meta.get("dataset"), size),
         "mean": [float(v) for v in fields["mean"]],
         "std": [float(v) for v in fields["std"]],
         "input": dict(INPUT_LAYOUT),
@@ -58,6 +62,15 @@ def export_metadata(run_meta: dict[str, Any], weights: Path) -> dict[str, Any]:
         "stage": run_meta.get("stage"),
         "network": network,
     }
+
+
+def _resize(dataset: str | None, size: int) -> dict[str, int] | None:
+    from sskd.data.dataset import eval_resize
+    from sskd.data.registry import FOLDER_DATASETS
+
+    if str(dataset).lower() not in FOLDER_DATASETS:
+        return None
+    return {"shorter_side": eval_resize(size), "center_crop": size}
 
 
 def readable_metadata(meta: dict[str, Any]) -> dict[str, str]:

@@ -15,10 +15,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from sskd.models.external import PROBE_SIZE
 from sskd.models.init import init_conv_bn_fan_out
 
 MAX_TAPS = 4
-PROBE_SIZE = 64
 
 
 def conv_bn_relu(cin: int, cout: int, stride: int) -> nn.Sequential:

@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 
 from sskd.config import ConfigError, StageConfig, config_from_dict, dump_config, load_recipe
 from sskd.engine import train
+from sskd.engine.checkpoint import CheckpointStore
 from sskd.engine.optim import build_optimizer, stage_lr
 from sskd.methods import register_method
 from sskd.methods.supervised import Supervised
@@ -133,7 +134,7 @@ def restore_determinism():
 
 
 def latest(run):
-    return run / "checkpoints" / (run / "checkpoints" / "latest").read_text()
+    return CheckpointStore(run).latest()
 
 
 def test_an_adamw_cosine_run_logs_its_lr_curve_and_resumes_exactly(tmp_path):

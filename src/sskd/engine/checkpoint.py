@@ -266,10 +266,16 @@ def _refused(path: Path, exc: Exception) -> str:
     return f"its content ({type(exc).__name__})"
 
 
+def strip_common_prefix(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """``state`` without ``prefix`` when every key has it (e.g. DataParallel's ``module.``)."""
+    if state and all(k.startswith(prefix) for k in state):
+        return {k[len(prefix):]: v for k, v in state.items()}
+    return state
+
+
 def strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     for prefix in STRIP_PREFIXES:
-        if state and all(k.startswith(prefix) for k in state):
-            state = {k[len(prefix):]: v for k, v in state.items()}
+        state = strip_common_prefix(state, prefix)
     if any(k.startswith("backbone.") for k in state):
         state = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
     return state
@@ -293,9 +299,7 @@ def read_branch_weights(path: str | Path, branches: nn.Module) -> dict[str, torc
     """
     from sskd.models.original_branches import has_original_branches, map_original_branches
 
-    state = read_state_dict(path)
-    if state and all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
+    state = strip_common_prefix(read_state_dict(path), "module.")
     ours = {k[len("branches."):]: v for k, v in state.items() if k.startswith("branches.")}
     if ours:
         return ours

@@ -70,7 +70,6 @@ class FeatureAdapter(nn.Module):
             self.register_buffer(name, buf)
         object.__setattr__(self, "_graph", graph)
         self.stage_nodes = stage_nodes
-        self.source_name = type(model).__name__
         #: whether the wrapped network is torchvision's ResNet (HSSAKD's ImageNet branch rule)
         self.torchvision_resnet = isinstance(model, ResNet)
         classifier = dict(model.named_modules()).get(logits_node)

@@ -10,7 +10,8 @@ records.
   the base learning rate of the network it trains (:attr:`sskd.models.registry.ModelEntry.lr`:
   0.01 for the zoo's MobileNetV2, ShuffleV1 and ShuffleV2, 0.05 otherwise; SSKD.md §2.1,
   §3.5), and a stage that trains a head or branches on a frozen teacher
-  (``Method.teacher_side``) 0.05, the released ``t_lr``; weight decay 5e-4. With AdamW,
+  (``Method.teacher_side``) 0.05, the released ``t_lr``, unless the method's code fixes
+  another (``Method.default_lr``, e.g. FT's paraphraser); weight decay 5e-4. With AdamW,
   lr 1e-3 and decoupled weight decay 0.05, whatever the network.
 * **Network variant.** A method may fix builder arguments of the network it trains
   (``Method.network_args``): HSSAKD's MobileNetV2 has a stride-1 stem (HSSAKD.md §2.3),
@@ -48,6 +49,8 @@ def apply_rules(config: RunConfig, network_args: bool = True) -> RunConfig:
     trained = _entry(config.model.name)
     for stage, method in zip(config.stages, methods):
         adamw = stage.optimizer == "adamw"
+        if stage.lr is None and not adamw and method is not None:
+            stage.lr = method.default_lr(config)
         if stage.lr is None:
             teacher_side = method is not None and method.teacher_side
             stage.lr = ADAMW_LR if adamw else DEFAULT_LR if teacher_side or trained is None else trained.lr

@@ -32,6 +32,19 @@ class MethodContext:
     stage: StageConfig
     num_classes: int
     networks: nn.ModuleDict
+    image_size: Optional[int] = None
+    """Side of the (square) training images; ``None``: the trained network's native size."""
+    train_labels: Optional[Tensor] = None
+    """int64 ``[N]``, the label of every training image, indexed by ``MultiViewBatch.indices``
+    (CRD draws its negatives from the other classes); ``None`` outside a run."""
+
+    def input_size(self) -> int:
+        """The image side the networks see: ``image_size``, else the trained network's native one."""
+        if self.image_size is not None:
+            return self.image_size
+        from sskd.models import model_entry
+
+        return model_entry(self.config.model.name).input_size
 
     def network(self, key: str, build: Callable[[], nn.Module]) -> nn.Module:
         """The shared network ``key``, built with ``build()`` the first time it is asked for."""
@@ -87,6 +100,13 @@ class Method(nn.Module):
     def check_hparams(cls, hparams) -> None:
         """Raise ``ValueError`` for hyper-parameter values that cannot work. Called before
         anything is built, read or written (also by the run's preflight checks)."""
+
+    @classmethod
+    def default_lr(cls, config: RunConfig) -> Optional[float]:
+        """The SGD learning rate of a stage of this method that leaves ``lr`` unset, when the
+        method's code fixes one other than the rules of :mod:`sskd.rules` (e.g. FT's
+        paraphraser); ``None`` to follow those rules."""
+        return None
 
     @classmethod
     def check_run(cls, config: RunConfig, index: int) -> None:

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from sskd.data.views import MultiViewBatch, flatten_views, joint_labels, unflatten_views
 from sskd.losses import class_logits_from_joint
 from sskd.methods.base import MethodContext
-from sskd.models import build_model
+from sskd.methods.student import student_network
 from sskd.models.branches import build_branches
 
 
@@ -71,8 +71,7 @@ def student_with_branches(context: MethodContext, key: str = "student") -> tuple
     """The run's model (``config.model``) and its branches, as networks ``key`` and
     ``<key>_branches``."""
     model = context.config.model
-    backbone = context.network(
-        key, lambda: build_model(model.name, num_classes=context.num_classes, **model.args))
+    backbone = student_network(context, key)
     branches = context.network(
         f"{key}_branches", lambda: build_branches(model.name, backbone, context.num_classes))
     return backbone, branches

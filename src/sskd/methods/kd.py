@@ -12,7 +12,7 @@ from sskd.data.views import MultiViewBatch
 from sskd.losses import kd_loss
 from sskd.methods.base import Method, MethodContext, register_method
 from sskd.methods.teacher import frozen_teacher
-from sskd.models import build_model
+from sskd.methods.student import student_network
 
 
 @dataclass
@@ -34,9 +34,7 @@ class KD(Method):
     def __init__(self, context: MethodContext, hparams: KDHparams):
         super().__init__(context, hparams)
         self.teacher = frozen_teacher(context)
-        model = context.config.model
-        self.student = context.network(
-            "student", lambda: build_model(model.name, num_classes=context.num_classes, **model.args))
+        self.student = student_network(context)
 
     def forward_train(self, batch: MultiViewBatch) -> tuple[Tensor, dict[str, Tensor]]:
         """batch.views ``[B, 1, C, H, W]`` → student logits ``[B, K]``, ``{"ce", "kd"}``."""

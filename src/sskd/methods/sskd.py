@@ -26,8 +26,8 @@ from torch import Tensor, nn
 from sskd.data.views import MultiViewBatch, flatten_views, unflatten_views
 from sskd.losses import kd_loss, sskd_ss_loss, sskd_transform_loss
 from sskd.methods.base import Method, MethodContext, register_method
+from sskd.methods.student import student_network
 from sskd.methods.teacher import frozen_teacher
-from sskd.models import build_model
 from sskd.selfsup import PretextTask, build_pretext_task
 
 
@@ -196,9 +196,7 @@ class SSKD(Method):
                              f"is for {head_task!r}: set the same 'task' in both stages' args")
         for p in self.teacher_head.parameters():
             p.requires_grad_(False)
-        model = context.config.model
-        self.student = context.network(
-            "student", lambda: build_model(model.name, num_classes=context.num_classes, **model.args))
+        self.student = student_network(context)
         self.student_head = context.network("student_head", lambda: self.task.make_head(self.student.embed_dim))
         # Without L_ss the head gets no gradient; DistributedDataParallel must not wait for one.
         for p in self.student_head.parameters():

@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from sskd.data.views import MultiViewBatch
 from sskd.methods.base import Method, MethodContext, NoHparams, register_method
-from sskd.models import build_model
+from sskd.methods.student import student_network
 
 
 @register_method("supervised")
@@ -23,9 +23,7 @@ class Supervised(Method):
 
     def __init__(self, context: MethodContext, hparams: NoHparams):
         super().__init__(context, hparams)
-        model = context.config.model
-        self.student = context.network(
-            "student", lambda: build_model(model.name, num_classes=context.num_classes, **model.args))
+        self.student = student_network(context)
 
     def forward_train(self, batch: MultiViewBatch) -> tuple[Tensor, dict[str, Tensor]]:
         """batch.views ``[B, 1, C, H, W]`` → logits ``[B, K]``, ``{"ce": loss}``."""

@@ -180,3 +180,25 @@ def test_folder_loader_sets_the_distributed_sampler_epoch(image_folder_root):
     assert loader.sampler.epoch == 5 and loader.epoch == 5
     loader.set_epoch(6)
     assert loader.sampler.epoch == 6
+
+
+def test_array_loader_with_indices_yields_each_images_index():
+    ds = make_dataset()
+    loader = make_loader(ds, 5, shuffle=True, seed=4, num_replicas=2, rank=1, with_indices=True)
+    seen = []
+    for images, labels, indices in loader:
+        assert indices.dtype == torch.int64
+        assert torch.equal(images, ds.images[indices]) and torch.equal(labels, ds.labels[indices])
+        seen += indices.tolist()
+    assert seen == loader.indices().tolist()
+
+
+def test_folder_loader_with_indices_keeps_the_seeded_crops(noise_folder_root):
+    folder = ImageFolderDataset(noise_folder_root, "train", image_size=8)
+    plain = folder_batches(make_loader(folder, 3, shuffle=True, seed=2, num_workers=0), [1])
+    indexed = make_loader(folder, 3, shuffle=True, seed=2, num_workers=0, with_indices=True)
+    indexed.set_epoch(1)
+    batches = list(indexed)
+    assert same_batches(plain, [b[:2] for b in batches])
+    for _, labels, indices in batches:
+        assert torch.equal(labels, folder.labels[indices])

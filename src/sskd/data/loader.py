@@ -33,7 +33,8 @@ class ArrayBatchLoader:
     same number of samples. ``drop_last`` also drops a final incomplete batch.
 
     If ``device`` is given, the uint8 images and labels are moved there once and batches are
-    sliced on it. Yields ``(images uint8 [B, 3, H, W], labels int64 [B])``.
+    sliced on it. Yields ``(images uint8 [B, 3, H, W], labels int64 [B])``, and with
+    ``with_indices`` also the images' indices in the data set (int64 ``[B]``, same device).
     """
 
     def __init__(
@@ -47,6 +48,7 @@ class ArrayBatchLoader:
         device: torch.device | str | None = None,
         num_replicas: int = 1,
         rank: int = 0,
+        with_indices: bool = False,
     ):
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -62,6 +64,7 @@ class ArrayBatchLoader:
         self.seed = seed
         self.num_replicas = num_replicas
         self.rank = rank
+        self.with_indices = with_indices
         self.epoch = 0
         self.device = torch.device(device) if device is not None else dataset.images.device
         self.images = dataset.images.to(self.device)
@@ -99,7 +102,32 @@ class ArrayBatchLoader:
         idx = self.indices().to(self.device)
         for b in range(len(self)):
             batch = idx[b * self.batch_size : (b + 1) * self.batch_size]
-            yield self.images[batch], self.labels[batch]
+            if self.with_indices:
+                yield self.images[batch], self.labels[batch], batch
+            else:
+                yield self.images[batch], self.labels[batch]
+
+
+class WithIndices(Dataset):
+    """``dataset[i]`` followed by ``i``: items ``(image, label, index)``. Forwards the
+    ``crop_seed`` of an :class:`ImageFolderDataset`, which :class:`FolderLoader` sets."""
+
+    def __init__(self, dataset: Dataset):
+        self.inner = dataset
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def __getitem__(self, index: int):
+        return (*self.inner[index], index)
+
+    @property
+    def crop_seed(self):
+        return self.inner.crop_seed
+
+    @crop_seed.setter
+    def crop_seed(self, value) -> None:
+        self.inner.crop_seed = value
 
 
 def _default_workers() -> int:
@@ -127,11 +155,13 @@ class FolderLoader(DataLoader):
     never changed.
     """
 
-    def __init__(self, dataset: Dataset, *, seed: int, **kwargs):
+    def __init__(self, dataset: Dataset, *, seed: int, with_indices: bool = False, **kwargs):
         epoch_seed(seed, 0)
         crop_seeded = callable(getattr(dataset, "with_crop_seed", None))
         if crop_seeded:
             dataset = dataset.with_crop_seed(None)
+        if with_indices:
+            dataset = WithIndices(dataset)
         kwargs["persistent_workers"] = False
         super().__init__(dataset, generator=torch.Generator(), **kwargs)
         self.seed = seed
@@ -164,6 +194,7 @@ def make_loader(
     num_workers: int | None = None,
     num_replicas: int = 1,
     rank: int = 0,
+    with_indices: bool = False,
 ):
     """An :class:`ArrayBatchLoader` for an :class:`ArrayDataset`; a :class:`FolderLoader` for any other data set.
 
@@ -173,7 +204,8 @@ def make_loader(
     ``DistributedSampler`` is used when ``num_replicas > 1``; order, worker seeds and training
     crops come from ``(seed, epoch)``; workers are restarted every epoch; memory is pinned
     when CUDA is available. ``device`` is used only by the array loader: DataLoader batches
-    stay on the CPU. ``num_workers`` is ignored for array data sets.
+    stay on the CPU. ``num_workers`` is ignored for array data sets. ``with_indices``: batches
+    are ``(images, labels, indices)``, the indices of the images in ``dataset``.
     """
     if isinstance(dataset, ArrayDataset):
         return ArrayBatchLoader(
@@ -185,6 +217,7 @@ def make_loader(
             device=device,
             num_replicas=num_replicas,
             rank=rank,
+            with_indices=with_indices,
         )
     workers = _default_workers() if num_workers is None else num_workers
     sampler = None
@@ -195,6 +228,7 @@ def make_loader(
     return FolderLoader(
         dataset,
         seed=seed,
+        with_indices=with_indices,
         batch_size=batch_size,
         shuffle=shuffle if sampler is None else False,
         sampler=sampler,

@@ -82,12 +82,15 @@ class MultiViewBatch(NamedTuple):
     """A batch of B images seen through V views each.
 
     ``views``: float32 ``[B, V, C, H, W]``, normalised, view 0 the normal image;
-    ``labels``: int64 ``[B]``; ``transform_ids``: int64 ``[B, V]`` (see the module docstring).
+    ``labels``: int64 ``[B]``; ``transform_ids``: int64 ``[B, V]`` (see the module docstring);
+    ``indices``: int64 ``[B]``, each image's index in the training set (set by the trainer,
+    e.g. for CRD's memory bank), or ``None``.
     """
 
     views: torch.Tensor
     labels: torch.Tensor
     transform_ids: torch.Tensor
+    indices: Optional[torch.Tensor] = None
 
 
 def flatten_views(x: torch.Tensor) -> torch.Tensor:

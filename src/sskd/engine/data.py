@@ -78,7 +78,7 @@ def train_loader(dataset, cfg: DataConfig, seed: int, device: torch.device, info
     on_device = device if cfg.on_device and isinstance(dataset, ArrayDataset) else None
     return make_loader(dataset, cfg.batch_size // info.world_size, shuffle=True, seed=seed,
                        drop_last=cfg.drop_last, device=on_device, num_workers=cfg.workers,
-                       num_replicas=info.world_size, rank=info.rank)
+                       num_replicas=info.world_size, rank=info.rank, with_indices=True)
 
 
 def eval_loader(dataset, cfg: DataConfig, device: torch.device, info: DistInfo):

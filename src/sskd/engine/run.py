@@ -70,7 +70,8 @@ def _run_stage(run: RunState, k: int) -> None:
     """Build stage ``k``'s method (its networks join the run's), then skip, reuse or train it."""
     config, stage = run.config, run.config.stages[k]
     seed_everything(stage_build_seed(config.stage_seed(k), k))
-    context = MethodContext(config, stage, run.data.info.num_classes, run.networks)
+    context = MethodContext(config, stage, run.data.info.num_classes, run.networks,
+                            image_size=run.data.info.image_size, train_labels=run.data.train.labels)
     method = build_method(context, f"stages[{k}]").to(run.device)
     if config.speed.channels_last:
         method = method.to(memory_format=torch.channels_last)

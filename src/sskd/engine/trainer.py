@@ -114,10 +114,10 @@ class StageRunner:
         env.progress.start(f"[{stage.name}] epoch {epoch + 1}/{stage.epochs}", total_steps)
         start = time.perf_counter()
         step = 0
-        for step, (images, labels) in enumerate(env.train_loader, 1):
+        for step, (images, labels, indices) in enumerate(env.train_loader, 1):
             images = images.to(device, non_blocking=True)
             labels = labels.to(device, non_blocking=True)
-            batch = self.maker(images, labels, generator)
+            batch = self.maker(images, labels, generator)._replace(indices=indices.to(device, non_blocking=True))
             if env.config.speed.channels_last:
                 batch = batch._replace(views=to_channels_last_views(batch.views))
             with autocast(device, env.config.speed):

@@ -46,7 +46,7 @@ def pretext_top1(task: PretextTask, network: nn.Module, head: nn.Module, batch: 
     correct = torch.zeros((), device=batch.views.device)
     rows = 0
     for start in range(0, batch.views.shape[0], group):
-        part = MultiViewBatch(*(t[start:start + group] for t in batch))
+        part = MultiViewBatch(*(None if t is None else t[start:start + group] for t in batch))
         scores, targets = task.outputs(head(network(flatten_views(part.views)).pooled), part)
         correct += (scores.argmax(dim=1) == targets).sum()
         rows += targets.numel()

@@ -210,23 +210,39 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_methods(args: argparse.Namespace) -> int:
+    from sskd.methods.catalog import format_catalog, method_catalog
+
+    print(format_catalog(method_catalog()))
+    print("\nsskd distill --method PRESET trains a preset's stages; PRESET_kd adds KD (CE 1 + KD 1, T 4) "
+          "to a baseline, as the SSKD tables report them")
+    return 0
+
+
 def cmd_recipes(args: argparse.Namespace) -> int:
     from sskd.config import AboutConfig, build_dataclass, list_recipes
 
     names = list_recipes()
     width = max(map(len, names), default=0) + 2
-    for name in names:
-        about = build_dataclass(AboutConfig, load_recipe(name).get("about", {}), "about")
-        line = f"{name:<{width}}{about.title}"
-        if about.expected_top1 is not None:
-            std = f"±{about.expected_std:.2f}" if about.expected_std is not None else ""
-            line += f" | expected top-1 {about.expected_top1:.2f}{std}"
-        if about.teacher_checkpoint:
-            top1 = f", {about.teacher_top1:.2f}" if about.teacher_top1 is not None else ""
-            line += f" | teacher: {about.teacher_checkpoint}{top1}"
-        print(line)
+    abouts = {name: build_dataclass(AboutConfig, load_recipe(name).get("about", {}), "about") for name in names}
+    tables = sorted({a.table for a in abouts.values() if a.table}) + [None]
+    for table in tables:
+        print(f"\n{table or 'other recipes'}")
+        for name in (n for n in names if abouts[n].table == table):
+            _print_recipe(name, abouts[name], width)
     print(f"\nmethod presets (sskd distill --method NAME, or base: NAME in a recipe): {', '.join(list_presets())}")
     return 0
+
+
+def _print_recipe(name: str, about, width: int) -> None:
+    line = f"  {name:<{width}}{about.title}"
+    if about.expected_top1 is not None:
+        std = f"±{about.expected_std:.2f}" if about.expected_std is not None else ""
+        line += f" | expected top-1 {about.expected_top1:.2f}{std}"
+    if about.teacher_checkpoint:
+        top1 = f", {about.teacher_top1:.2f}" if about.teacher_top1 is not None else ""
+        line += f" | teacher: {about.teacher_checkpoint}{top1}"
+    print(line)
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
@@ -301,7 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_parser(sub)
     sub.add_parser("models", help="list the model zoo").set_defaults(func=cmd_models)
     sub.add_parser("datasets", help="list the data sets that can be read").set_defaults(func=cmd_datasets)
-    sub.add_parser("recipes", help="list the recipes shipped with sskd").set_defaults(func=cmd_recipes)
+    sub.add_parser("recipes", help="list the recipes shipped with sskd, by paper table").set_defaults(func=cmd_recipes)
+    sub.add_parser("methods", help="list the training methods, their papers and what they need"
+                   ).set_defaults(func=cmd_methods)
     return parser
 
 

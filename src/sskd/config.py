@@ -221,6 +221,7 @@ class AboutConfig:
     expected_std: Optional[float] = None
     teacher_checkpoint: Optional[str] = None
     teacher_top1: Optional[float] = None
+    table: Optional[str] = None  # the paper table this recipe is a row of; `sskd recipes` groups by it
 
 
 @dataclass
@@ -365,12 +366,17 @@ def list_presets() -> list[str]:
     return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
 
 
-def load_preset(name: str) -> dict:
-    """The stages of method preset ``name`` (``recipes/presets/<name>.yaml``) as plain data."""
+def load_preset(name: str, _seen: tuple = ()) -> dict:
+    """The stages of method preset ``name`` (``recipes/presets/<name>.yaml``) as plain data; a
+    preset with ``base: <preset>`` is laid over that one (e.g. ``fitnet_kd`` over ``fitnet``)."""
     path = PRESETS_DIR / f"{name}.yaml"
     if not path.is_file():
         raise ConfigError(f"preset {name!r}: unknown; valid: {', '.join(list_presets())}")
-    return _read_yaml(path)
+    if name in _seen:
+        raise ConfigError(f"preset {name!r}: its base chain loops ({' -> '.join(_seen + (name,))})")
+    raw = _read_yaml(path)
+    base = raw.pop("base", None)
+    return merge_recipe(load_preset(base, _seen + (name,)), raw) if base is not None else raw
 
 
 def merge_recipe(base: dict, override: dict, key: str = "") -> dict:

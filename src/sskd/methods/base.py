@@ -53,6 +53,20 @@ class MethodContext:
         return self.networks[key]
 
 
+@dataclass(frozen=True)
+class Paper:
+    """The publication a method implements, as ``sskd methods`` lists it."""
+
+    short: str
+    authors: str
+    title: str
+    venue: str
+    year: int
+
+    def cite(self) -> str:
+        return f"{self.authors}, \"{self.title}\", {self.venue} {self.year}"
+
+
 @dataclass
 class NoHparams:
     """A method without hyper-parameters."""
@@ -73,6 +87,8 @@ class Method(nn.Module):
     run's model (its default learning rate is then not the model's, see :mod:`sskd.rules`).
     ``network_args``: builder arguments the method's paper uses for a network, ``{zoo
     name: {argument: value}}``, filled into the model's and teacher's ``args`` unless given.
+    ``paper``: the publication implemented (init stages name their method's). ``memory_bank``:
+    the method keeps a memory over the whole training set, indexed by ``batch.indices``.
     """
 
     views: ClassVar[str] = "standard"
@@ -83,6 +99,8 @@ class Method(nn.Module):
     cacheable: ClassVar[bool] = False
     teacher_side: ClassVar[bool] = False
     network_args: ClassVar[dict[str, dict]] = {}
+    paper: ClassVar[Optional[Paper]] = None
+    memory_bank: ClassVar[bool] = False
 
     def __init__(self, context: MethodContext, hparams):
         super().__init__()

@@ -10,6 +10,7 @@ from torch import Tensor
 
 from sskd.data.views import MultiViewBatch
 from sskd.losses.fitnet import hint_loss
+from sskd.methods import papers
 from sskd.methods.adapters import ConvReg, feature_shape, shape_conv
 from sskd.methods.base import register_method
 from sskd.methods.baseline import Baseline, BaselineHparams
@@ -27,6 +28,8 @@ class FitNetHparams(BaselineHparams):
 class FitNet(Baseline):
     """Student trained with CE (+ KD) and the MSE between ``regressor(student.feats[2])`` and
     the teacher's ``feats[2]``; the regressor is network ``fitnet_regressor``."""
+
+    paper = papers.FITNET
 
     Hparams = FitNetHparams
 

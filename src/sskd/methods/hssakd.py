@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from sskd.data.views import MultiViewBatch, flatten_views
 from sskd.losses import hierarchical_kd_loss, kd_loss
+from sskd.methods import papers
 from sskd.methods.base import Method, MethodContext, register_method
 from sskd.methods.hssakd_parts import (HSSAKD_NETWORK_ARGS, branch_accuracies, check_weights,
                                        forward_branches, normal_rows, student_with_branches,
@@ -38,6 +39,8 @@ class HSSAKD(Method):
     + aux_weight·Σ_l τ²·KL(teacher branch l ‖ student branch l) + kd_weight·τ²·KL(teacher
     logits ‖ student logits)``, both KL terms over all ``4B`` views. The student's branches
     get no joint CE. Deployment: ``model.safetensors`` is the student alone."""
+
+    paper = papers.HSSAKD
 
     Hparams = HSSAKDHparams
     views = eval_views = "hssakd"

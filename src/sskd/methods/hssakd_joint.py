@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from sskd.data.views import MultiViewBatch, flatten_views
 from sskd.losses import joint_cross_entropy
+from sskd.methods import papers
 from sskd.methods.base import Method, MethodContext, register_method
 from sskd.methods.hssakd_parts import (HSSAKD_NETWORK_ARGS, branch_accuracies, check_weights,
                                        forward_branches, joint_targets, normal_rows,
@@ -32,6 +33,8 @@ class HSSAKDJoint(Method):
     (the stage's label smoothing applies to the first term only).
     ``model.safetensors`` holds backbone and branches; the backbone alone loads into
     ``build_model`` (the branches are left out)."""
+
+    paper = papers.HSSAKD
 
     Hparams = JointCEHparams
     views = eval_views = "hssakd"

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from sskd.data.views import MultiViewBatch, flatten_views
 from sskd.losses import hierarchical_kd_loss, joint_cross_entropy, kd_loss
+from sskd.methods import papers
 from sskd.methods.base import Method, MethodContext, register_method
 from sskd.methods.hssakd_parts import (HSSAKD_NETWORK_ARGS, check_weights, forward_branches,
                                        joint_targets, normal_rows, student_with_branches, top1,
@@ -34,6 +35,8 @@ class HSSAKDOnline(Method):
     detached final logits and matching branches, over all views. The exported network is
     the first peer (``student``); the second's test top-1 is logged as ``test/peer_top1``
     (the released code reports the better of the two, chosen on the test set)."""
+
+    paper = papers.HSSAKD
 
     Hparams = OnlineHparams
     views = eval_views = "hssakd"

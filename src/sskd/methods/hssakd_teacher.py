@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from sskd.data.views import MultiViewBatch, flatten_views
 from sskd.losses import joint_cross_entropy
+from sskd.methods import papers
 from sskd.methods.base import Method, MethodContext, register_method
 from sskd.methods.hssakd_parts import HSSAKD_NETWORK_ARGS, branch_accuracies, joint_targets, normal_rows
 from sskd.methods.teacher import frozen_teacher
@@ -20,6 +21,8 @@ class HSSAKDTeacher(Method):
     statistics untouched, taps detached); only ``networks["teacher_branches"]`` learns,
     with Σ_l CE over the joint labels. Cached across runs like SSKD's teacher head.
     ``model.safetensors`` holds backbone and branches, for later student runs."""
+
+    paper = papers.HSSAKD
 
     views = eval_views = "hssakd"
     network_args = HSSAKD_NETWORK_ARGS

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from sskd.data.views import MultiViewBatch
 from sskd.losses import kd_loss
+from sskd.methods import papers
 from sskd.methods.base import Method, MethodContext, register_method
 from sskd.methods.teacher import frozen_teacher
 from sskd.methods.student import student_network
@@ -25,6 +26,8 @@ class KDHparams:
 @register_method("kd")
 class KD(Method):
     """Student trained on the teacher's softened predictions plus the labels."""
+
+    paper = papers.KD
 
     views = "standard"
     Hparams = KDHparams

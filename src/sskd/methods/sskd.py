@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from sskd.data.views import MultiViewBatch, flatten_views, unflatten_views
 from sskd.losses import kd_loss, sskd_ss_loss, sskd_transform_loss
+from sskd.methods import papers
 from sskd.methods.base import Method, MethodContext, register_method
 from sskd.methods.student import student_network
 from sskd.methods.teacher import frozen_teacher
@@ -73,6 +74,8 @@ class SSKDTeacherHead(Method):
     backbone frozen (eval mode, features detached). Trains ``networks["teacher_head"]``;
     logs the head's test accuracy as ``test/teacher_ss_top1``. Its result depends only on
     the teacher checkpoint and the stage's settings, so it is cached across runs."""
+
+    paper = papers.SSKD
 
     Hparams = TeacherHeadHparams
     frozen = ("teacher",)
@@ -151,6 +154,8 @@ class SSKDHparams:
 class SSKD(Method):
     """Stage 2: the student, taught by the teacher's predictions on normal and transformed
     views and by its similarity structure. Needs ``networks["teacher_head"]`` from stage 1."""
+
+    paper = papers.SSKD
 
     Hparams = SSKDHparams
     frozen = ("teacher", "teacher_head")

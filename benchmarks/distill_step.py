@@ -4,9 +4,15 @@ memory, and each method's step time per image relative to KD.
 
     python benchmarks/distill_step.py --teacher resnet32x4 --student resnet8x4 --batch 64
     python benchmarks/distill_step.py --methods kd sskd hssakd --amp bf16
+    python benchmarks/distill_step.py --methods all --teacher vgg13 --student vgg8
 
-SSKD: teacher forward on the 4 views + student forward/backward with its head. HSSAKD:
-teacher + branches forward on the 4 views + student with branches forward/backward.
+Methods are distill presets (``sskd methods``); ``all`` is KD, every baseline of the CRD
+benchmark, SSKD and HSSAKD. The stages a preset runs before its student stage are built
+first (they make the teacher-side networks) but not timed. SSKD: teacher forward on the 4
+views + student forward/backward with its head. HSSAKD: teacher + branches forward on the 4
+views + student with branches forward/backward. CRD: its bank sized for CIFAR-100's 50,000
+training images. Each method runs in its own process, so the CPU's peak memory (max RSS)
+is that method's alone.
 
 The teacher gets random weights (its values do not change the cost).
 """
@@ -14,6 +20,7 @@ The teacher gets random weights (its values do not change the cost).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import resource
 import tempfile
 import time
@@ -22,41 +29,48 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from sskd.config import config_from_dict
-from sskd.rules import apply_rules
+from sskd.config import config_from_dict, load_preset
 from sskd.data import make_views
 from sskd.engine.checkpoint import export_model
 from sskd.methods import MethodContext, build_method
 from sskd.models import build_model
+from sskd.rules import apply_rules
 
-
-# The stages a method needs before its student stage (they build the teacher-side networks).
-PREPARE = {"kd": [], "sskd": ["sskd_teacher_head"], "hssakd": ["hssakd_teacher"]}
+BASELINES = ["fitnet", "at", "sp", "cc", "vid", "rkd", "pkt", "ab", "ft", "fsp", "nst", "crd"]
+ALL = ["kd", *BASELINES, "sskd", "hssakd"]
+TRAIN_IMAGES = 50_000  # CIFAR-100's training set: the size of CRD's memory bank
+NUM_CLASSES = 100
 
 
 def build(method: str, teacher: str, student: str, ckpt: Path, device: torch.device):
+    """The student stage of preset ``method``, after building its earlier stages' networks."""
     networks = nn.ModuleDict()
-    stages = [{"name": f"prep{i}", "method": m, "epochs": 1} for i, m in enumerate(PREPARE[method])]
-    stages.append({"name": "student", "method": method, "epochs": 1})
+    stages = [dict(s, epochs=1) for s in load_preset(method)["stages"]]
     config = apply_rules(config_from_dict({"model": {"name": student},
                                            "teacher": {"name": teacher, "checkpoint": str(ckpt)}, "stages": stages}))
+    labels = torch.arange(TRAIN_IMAGES) % NUM_CLASSES
     for k, stage in enumerate(config.stages):
-        built = build_method(MethodContext(config, stage, 100, networks), f"stages[{k}]")
+        context = MethodContext(config, stage, NUM_CLASSES, networks, image_size=32, train_labels=labels)
+        built = build_method(context, f"stages[{k}]")
     return built.to(device).train()
 
 
-def measure(method_name: str, args, ckpt: Path, device: torch.device) -> tuple[float, float]:
+def measure(method_name: str, args, ckpt: Path, device: torch.device) -> tuple[float, float, float]:
+    """(views/s, images/s, peak MiB): on CUDA the peak allocated; on the CPU the growth of the
+    process's peak RSS over what it held before the method was built."""
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     method = build(method_name, args.teacher, args.student, ckpt, device)
     maker = make_views(method.views, mean=(0.5,) * 3, std=(0.25,) * 3, train=True)
     opt = torch.optim.SGD(list(method.trainable_parameters()), lr=0.01, momentum=0.9)
     g = torch.Generator(device=device).manual_seed(0)
     images = torch.randint(0, 256, (args.batch, 3, 32, 32), dtype=torch.uint8, device=device)
-    labels = torch.randint(0, 100, (args.batch,), device=device)
+    labels = torch.randint(0, NUM_CLASSES, (args.batch,), device=device)
+    indices = torch.randperm(TRAIN_IMAGES, device=device)[:args.batch]
 
     amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp == "bf16")
 
     def step():
-        batch = maker(images, labels, g)
+        batch = maker(images, labels, g)._replace(indices=indices)
         with amp:
             _, losses = method.forward_train(batch)
         opt.zero_grad(set_to_none=True)
@@ -76,8 +90,26 @@ def measure(method_name: str, args, ckpt: Path, device: torch.device) -> tuple[f
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     peak = (torch.cuda.max_memory_allocated() if device.type == "cuda"
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**20
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - rss_before) / 2**20
     return args.batch * views * args.iters / seconds, args.batch * args.iters / seconds, peak
+
+
+def _measure_in_child(queue, method_name, args, ckpt, device_name) -> None:
+    device = torch.device(device_name)
+    if device.type == "cpu":
+        torch.set_flush_denormal(True)
+    queue.put(measure(method_name, args, ckpt, device))
+
+
+def measure_alone(method_name: str, args, ckpt: Path, device: torch.device):
+    """:func:`measure` in a fresh process, so that its peak memory is its own."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_measure_in_child, args=(queue, method_name, args, ckpt, str(device)))
+    child.start()
+    result = queue.get()
+    child.join()
+    return result
 
 
 def main() -> None:
@@ -89,24 +121,25 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--amp", choices=["none", "bf16"], default="none", help="bf16 autocast around the forward")
-    p.add_argument("--methods", nargs="+", default=["kd", "sskd"], choices=sorted(PREPARE),
-                   help="methods to time (KD is always timed first, as the reference); default kd sskd")
+    p.add_argument("--methods", nargs="+", default=["kd", "sskd"],
+                   help="distill presets to time, or all (KD is always timed first, as the reference); "
+                        "default kd sskd")
     args = p.parse_args()
+    methods = ALL if args.methods == ["all"] else args.methods
+    for m in methods:
+        load_preset(m)  # an unknown name fails here, listing the valid ones
     device = torch.device(args.device)
-    if device.type == "cpu":
-        torch.set_flush_denormal(True)
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(tmp) / "teacher.safetensors"
-        export_model(build_model(args.teacher, num_classes=100), ckpt, {"model": args.teacher})
-        timed = {m: measure(m, args, ckpt, device) for m in ["kd"] + [m for m in args.methods if m != "kd"]}
-    mem = "peak GPU memory" if device.type == "cuda" else "peak process RSS (cumulative)"
+        export_model(build_model(args.teacher, num_classes=NUM_CLASSES), ckpt, {"model": args.teacher})
+        timed = {m: measure_alone(m, args, ckpt, device) for m in ["kd"] + [m for m in methods if m != "kd"]}
+    mem = "peak GPU memory" if device.type == "cuda" else "peak RSS growth"
     print(f"{args.teacher} -> {args.student}, batch {args.batch} images, {device}, amp {args.amp}, "
-          f"torch {torch.__version__}")
+          f"torch {torch.__version__}, {args.iters} timed steps after {args.warmup}")
+    kd_ips, kd_peak = timed["kd"][1], timed["kd"][2]
+    print(f"  {'method':<8}{'views/s':>10}{'images/s':>10}{'step/KD':>9}{mem:>22}{'mem/KD':>8}")
     for name, (vps, ips, peak) in timed.items():
-        print(f"  {name.upper():<7} {vps:9.1f} views/s  {ips:8.1f} images/s  {mem} {peak:8.0f} MiB")
-    for name, (_, ips, _) in timed.items():
-        if name != "kd":
-            print(f"  {name.upper()}/KD step time per image: ×{timed['kd'][1] / ips:.2f}")
+        print(f"  {name:<8}{vps:10.1f}{ips:10.1f}{kd_ips / ips:9.2f}{peak:18.0f} MiB{peak / kd_peak:8.2f}")
 
 
 if __name__ == "__main__":

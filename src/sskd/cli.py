@@ -292,7 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     ev.add_argument("--amp", choices=["none", "bf16", "fp16"], default="none", help="mixed precision")
     ev.set_defaults(func=cmd_eval)
-    demo = sub.add_parser("demo", help="teacher → CE / KD / SSKD students on digits, over seeds",
+    from sskd.experiments.demo import DEFAULT_ROWS
+
+    demo = sub.add_parser("demo", help="teacher → CE / KD / SSKD / baseline students on digits, over seeds",
                           description="The demo: trains a teacher on the embedded digits, then students "
                                       "with cross-entropy, KD and SSKD for several seeds, and prints a table.")
     demo.add_argument("--out-dir", default="runs/demo", help="where the runs go; must be new or empty")
@@ -303,8 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--student-epochs", type=int, default=8, help="student epochs; default 8")
     demo.add_argument("--heavy-seeds", type=int, nargs="+", default=[0],
                       help="seeds of the HSSAKD rows (2-3x the cost of an SSKD run); default 0")
-    demo.add_argument("--methods", nargs="+", default=["CE", "KD", "SSKD", "HSSAKD", "HSSAKD-online"],
-                      help="rows of the table; default CE KD SSKD HSSAKD HSSAKD-online")
+    demo.add_argument("--methods", nargs="+", default=list(DEFAULT_ROWS),
+                      help="rows of the table: CE, HSSAKD-online, or any distill preset (kd, sskd, hssakd, "
+                           "fitnet, crd_kd, ...; `sskd methods` lists them); all = CE, KD, every baseline "
+                           "+KD, SSKD, HSSAKD, HSSAKD-online; default CE KD SSKD HSSAKD HSSAKD-online")
     demo.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="student seeds; default 0 1 2")
     demo.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     demo.add_argument("--amp", choices=["auto", "none", "bf16", "fp16"], default="auto",

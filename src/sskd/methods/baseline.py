@@ -112,7 +112,7 @@ class Baseline(Method):
     @classmethod
     def reads_features(cls) -> bool:
         """Whether the method reads more than the logits (so the pair's shapes matter)."""
-        return cls.pair_problem is not Baseline.pair_problem
+        return cls.pair_problem.__func__ is not Baseline.pair_problem.__func__
 
     @classmethod
     def pair_problem(cls, student: ModelOutput, teacher: ModelOutput) -> str:

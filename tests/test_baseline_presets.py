@@ -112,3 +112,17 @@ def test_a_pair_a_method_cannot_serve_is_refused_in_one_sentence(method, teacher
         method_class(config.stages[k].method).check_run(config, k)
     message = str(info.value)
     assert teacher in message and student in message and why in message
+
+
+def test_a_preset_base_chain_that_loops_is_refused(tmp_path, monkeypatch):
+    import sskd.config as config_module
+    from sskd.config import ConfigError
+
+    (tmp_path / "a.yaml").write_text("base: b\n")
+    (tmp_path / "b.yaml").write_text("base: a\n")
+    (tmp_path / "c.yaml").write_text("base: d\nstages: {student: {args: {kd_weight: 1}}}\n")
+    (tmp_path / "d.yaml").write_text("stages: [{name: student, method: at}]\n")
+    monkeypatch.setattr(config_module, "PRESETS_DIR", tmp_path)
+    with pytest.raises(ConfigError, match="a -> b -> a"):
+        load_preset("a")
+    assert load_preset("c") == {"stages": [{"name": "student", "method": "at", "args": {"kd_weight": 1}}]}

@@ -12,7 +12,8 @@ from sskd.models import build_model
 CIFAR_STUDENTS = ["resnet8", "resnet14", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110",
                   "resnet8x4", "resnet32x4", "wrn_16_1", "wrn_16_2", "wrn_40_1", "wrn_40_2", "vgg8", "vgg11",
                   "vgg13", "vgg16", "vgg19", "MobileNetV2", "ShuffleV1", "ShuffleV2", "ResNet50"]
-DISTILL_PRESETS = ["kd", "sskd", "hssakd", "hssakd_student"]
+BASELINES = ["fitnet", "at", "sp", "cc", "vid", "rkd", "pkt", "ab", "ft", "fsp", "nst", "crd"]
+DISTILL_PRESETS = ["kd", "sskd", "hssakd", "hssakd_student", *BASELINES, *(f"{m}_kd" for m in BASELINES)]
 
 
 def cli_config(method: str, teacher: str, student: str):
@@ -48,7 +49,9 @@ def stem_size(name: str, args: dict) -> tuple:
 
 def test_the_presets_are_the_distill_methods():
     assert list_presets() == sorted(DISTILL_PRESETS)
-    assert len(pair_recipes()) == 11 + 8 + 8  # SSKD Tables 3-4, HSSAKD Teacher and Teacher* rows
+    # SSKD Tables 3-4, HSSAKD Teacher and Teacher* rows; the baseline rows of SSKD Tables 3-4
+    # (10 methods x 11 pairs) and HSSAKD's KD and CRD columns (8 pairs)
+    assert len(pair_recipes()) == 11 + 8 + 8 + 110 + 16
 
 
 @pytest.mark.parametrize("preset, stages", [
@@ -89,7 +92,11 @@ def test_every_distill_student_is_the_network_of_the_methods_recipes(preset, stu
         assert flags.model.args == {}
     light = student in ("MobileNetV2", "ShuffleV1", "ShuffleV2")
     assert flags.stages[-1].lr == (0.01 if light else 0.05)
-    assert all(s.lr == 0.05 for s in flags.stages[:-1])  # teacher heads and branches: the released t_lr
+    student_lr = 0.01 if light else 0.05
+    earlier = {  # teacher heads and branches: the released t_lr; FT's paraphraser: the benchmark's rule
+        "sskd_teacher_head": 0.05, "hssakd_teacher": 0.05, "ab_init": student_lr, "fsp_init": student_lr,
+        "ft_paraphraser": 0.01 if student.startswith(("resnet", "wrn")) else student_lr}
+    assert [s.lr for s in flags.stages[:-1]] == [earlier[s.method] for s in flags.stages[:-1]]
 
 
 def test_the_two_mobilenetv2_stems_differ():
@@ -124,8 +131,8 @@ def test_train_also_applies_the_network_rule():
 
 
 def test_unknown_distill_method_names_the_presets():
-    args = build_parser().parse_args(["distill", "--method", "fitnet", "--teacher", "vgg13", "--student", "vgg8"])
-    with pytest.raises(ConfigError, match="--method: distill knows hssakd, hssakd_student, kd, sskd"):
+    args = build_parser().parse_args(["distill", "--method", "fitnett", "--teacher", "vgg13", "--student", "vgg8"])
+    with pytest.raises(ConfigError, match="--method: distill knows ab, ab_kd, at, at_kd, cc, cc_kd, crd, crd_kd"):
         train_config_from_args(args)
 
 
@@ -164,9 +171,14 @@ def test_recipes_command_shows_each_recipes_teacher(capsys):
 
     assert main(["recipes"]) == 0
     out = capsys.readouterr().out
-    line = next(l for l in out.splitlines() if l.startswith("cifar100_sskd_wrn_40_2-wrn_16_2 "))
+    line = next(l for l in out.splitlines() if l.startswith("  cifar100_sskd_wrn_40_2-wrn_16_2 "))
     assert "expected top-1 76.04" in line and "teacher: the SSKD authors' released wrn_40_2" in line
     assert "76.46" in line and "hssakd_student" in out
+    tables = [l for l in out.splitlines() if l and not l.startswith(" ")]
+    assert tables[:4] == ["HSSAKD (TNNLS 2022) CIFAR-100", "SSKD (ECCV 2020) Table 3", "SSKD (ECCV 2020) Table 4",
+                          "other recipes"]
+    table3 = out[out.index("SSKD (ECCV 2020) Table 3"):out.index("SSKD (ECCV 2020) Table 4")]
+    assert "cifar100_fitnet_vgg13-vgg8 " in table3 and "cifar100_fitnet_vgg13-MobileNetV2" not in table3
 
 
 def test_a_recipe_changes_its_base_stages_by_name():
@@ -181,8 +193,8 @@ def test_a_recipe_changes_its_base_stages_by_name():
 
 def test_a_recipe_with_an_unknown_base_names_the_presets(tmp_path):
     path = tmp_path / "r.yaml"
-    path.write_text("base: crd\nmodel: {name: vgg8}\n")
-    with pytest.raises(ConfigError, match="preset 'crd': unknown; valid: hssakd"):
+    path.write_text("base: crdd\nmodel: {name: vgg8}\n")
+    with pytest.raises(ConfigError, match="preset 'crdd': unknown; valid: ab, ab_kd"):
         load_recipe(path)
 
 

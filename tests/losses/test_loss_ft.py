@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from sine_inputs import S
-from sskd.losses.ft import ft_factor, ft_loss, ft_reconstruction_loss
+from sskd.losses.at import attention_map
+from sskd.losses.ft import ft_loss, ft_reconstruction_loss
 
 
 def test_reference_value_of_the_crd_benchmark():
@@ -26,7 +27,7 @@ def loop_factor(f):
 def test_hand_computed_factor_and_l1_distance():
     f_s = torch.tensor([[[[1.0, 2.0]], [[3.0, 0.0]]]])  # [1, 2, 1, 2]: φ ∝ (5, 2)
     f_t = torch.tensor([[[[0.0, 1.0]], [[1.0, 1.0]], [[2.0, 0.0]]]])  # [1, 3, 1, 2]: φ ∝ (5/3, 2/3), the same map
-    assert ft_factor(f_s)[0].tolist() == pytest.approx([5 / math.sqrt(29), 2 / math.sqrt(29)], rel=1e-6)
+    assert attention_map(f_s)[0].tolist() == pytest.approx([5 / math.sqrt(29), 2 / math.sqrt(29)], rel=1e-6)
     assert ft_loss(f_s, f_t).item() == pytest.approx(0.0, abs=1e-7)
     g = torch.tensor([[[[1.0, 0.0]], [[0.0, 0.0]]]])  # φ = (1, 0)
     phi = loop_factor(f_s[0])

@@ -9,6 +9,8 @@ from typing import Sequence
 
 from torch import Tensor
 
+from sskd.losses.precision import in_float32
+
 
 def ab_layer_sum(student: Tensor, teacher: Tensor, margin: float = 1.0) -> Tensor:
     """``ℓ = Σ_{b,c,h,w} (s+m)²·1(s > −m ∧ t ≤ 0) + (s−m)²·1(s ≤ m ∧ t > 0)`` for the connected
@@ -22,6 +24,7 @@ def ab_layer_sum(student: Tensor, teacher: Tensor, margin: float = 1.0) -> Tenso
     return ((student + margin).pow(2) * off + (student - margin).pow(2) * on).sum()
 
 
+@in_float32
 def ab_loss(student_preacts_connected: Sequence[Tensor], teacher_preacts: Sequence[Tensor],
             margin: float = 1.0) -> Tensor:
     """``Σ_l w_l · ℓ_l · 3/(1000·B)`` with ``w_l = 2^(l−n+1)`` (the deepest of the ``n`` layers

@@ -6,7 +6,10 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
+from sskd.losses.precision import in_float32
 
+
+@in_float32
 def hint_loss(regressed: Tensor, teacher: Tensor) -> Tensor:
     """Mean squared error over all elements: ``[B, C_t, H_t, W_t]`` (the student's hint layer
     after the regressor) and the teacher's ``[B, C_t, H_t, W_t]`` → scalar."""

@@ -9,6 +9,7 @@ from typing import Sequence
 
 from torch import Tensor
 
+from sskd.losses.precision import in_float32
 from sskd.losses.spatial import match_spatial
 
 
@@ -20,6 +21,7 @@ def fsp_matrix(lower: Tensor, upper: Tensor) -> Tensor:
     return upper.flatten(2) @ lower.flatten(2).transpose(1, 2) / lower[0, 0].numel()
 
 
+@in_float32
 def fsp_loss(student_maps: Sequence[Tensor], teacher_maps: Sequence[Tensor]) -> Tensor:
     """``Σ over consecutive pairs (k, k+1) of mean_{b,i,j} (G_s − G_t)²`` → scalar.
 

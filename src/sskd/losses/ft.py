@@ -10,21 +10,20 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
+from sskd.losses.at import attention_map
+from sskd.losses.precision import in_float32
 from sskd.losses.spatial import match_spatial
 
 
-def ft_factor(factor: Tensor) -> Tensor:
-    """``φ(F) = normalize(mean_c F²)`` flattened over space: ``[B, C, H, W]`` → ``[B, H·W]``."""
-    return F.normalize(factor.pow(2).mean(1).flatten(1))
-
-
+@in_float32
 def ft_loss(student_factor: Tensor, teacher_factor: Tensor) -> Tensor:
-    """``mean over (B, H·W) of |φ(f_s) − φ(f_t)|`` → scalar, after the larger map is pooled to
+    """``mean over (B, H·W) of |φ(f_s) − φ(f_t)|`` → scalar, with φ AT's spatial map
+    :func:`~sskd.losses.at.attention_map` of the factor, after the larger map is pooled to
     the smaller size (:func:`match_spatial`). ``student_factor``: the translator's output
     ``[B, C_f, H_s, W_s]``; ``teacher_factor``: the paraphraser encoder's ``[B, C_f', H_t, W_t]``
     (detached; the channel counts may differ)."""
     student_factor, teacher_factor = match_spatial(student_factor, teacher_factor.detach())
-    return (ft_factor(student_factor) - ft_factor(teacher_factor)).abs().mean()
+    return (attention_map(student_factor) - attention_map(teacher_factor)).abs().mean()
 
 
 def ft_reconstruction_loss(reconstructed: Tensor, teacher_map: Tensor) -> Tensor:

@@ -10,6 +10,7 @@ import math
 import torch.nn.functional as F
 from torch import Tensor
 
+from sskd.losses.precision import in_float32
 from sskd.losses.spatial import match_spatial
 
 #: Added to softplus(α) so that the variance stays positive.
@@ -26,6 +27,7 @@ def vid_log_scale_init(variance: float = 5.0) -> float:
     return math.log(math.expm1(variance - VID_EPS))
 
 
+@in_float32
 def vid_loss(regressed: Tensor, teacher: Tensor, log_scale_param: Tensor) -> Tensor:
     """``mean over (B, C_t, H, W) of ½·[(R(F_s) − F_t)² / σ²_c + log σ²_c]`` → scalar.
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import queue
 import resource
 import tempfile
 import time
@@ -45,7 +46,7 @@ NUM_CLASSES = 100
 def build(method: str, teacher: str, student: str, ckpt: Path, device: torch.device):
     """The student stage of preset ``method``, after building its earlier stages' networks."""
     networks = nn.ModuleDict()
-    stages = [dict(s, epochs=1) for s in load_preset(method)["stages"]]
+    stages = [dict(s, epochs=1, milestones=[]) for s in load_preset(method)["stages"]]
     config = apply_rules(config_from_dict({"model": {"name": student},
                                            "teacher": {"name": teacher, "checkpoint": str(ckpt)}, "stages": stages}))
     labels = torch.arange(TRAIN_IMAGES) % NUM_CLASSES
@@ -94,20 +95,26 @@ def measure(method_name: str, args, ckpt: Path, device: torch.device) -> tuple[f
     return args.batch * views * args.iters / seconds, args.batch * args.iters / seconds, peak
 
 
-def _measure_in_child(queue, method_name, args, ckpt, device_name) -> None:
+def _measure_in_child(answers, method_name, args, ckpt, device_name) -> None:
     device = torch.device(device_name)
     if device.type == "cpu":
         torch.set_flush_denormal(True)
-    queue.put(measure(method_name, args, ckpt, device))
+    answers.put(measure(method_name, args, ckpt, device))
 
 
 def measure_alone(method_name: str, args, ckpt: Path, device: torch.device):
     """:func:`measure` in a fresh process, so that its peak memory is its own."""
     ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    child = ctx.Process(target=_measure_in_child, args=(queue, method_name, args, ckpt, str(device)))
+    answers = ctx.Queue()
+    child = ctx.Process(target=_measure_in_child, args=(answers, method_name, args, ckpt, str(device)))
     child.start()
-    result = queue.get()
+    while True:
+        try:
+            result = answers.get(timeout=1)
+            break
+        except queue.Empty:
+            if not child.is_alive():
+                raise SystemExit(f"timing {method_name} failed (exit code {child.exitcode}); see above")
     child.join()
     return result
 

@@ -31,3 +31,13 @@ def resolved_recipe(name):
     from sskd.rules import apply_rules
 
     return apply_rules(config_from_dict(load_recipe(name))).validate()
+
+
+def built_method(teacher_file, method, args=None, model="resnet8"):
+    """Stage ``method`` (with ``args``) built around the random ResNet-8 teacher file, and the
+    run's networks it joined."""
+    from sskd.methods import build_method
+
+    networks = nn.ModuleDict()
+    stage = {"method": method, "args": args or {}}
+    return build_method(method_context(teacher_file, stage, networks, model=model), "stages[0]"), networks

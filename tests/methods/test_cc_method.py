@@ -3,12 +3,10 @@ network not), a few training steps with β·L_CC, weight 0."""
 
 import pytest
 import torch
-from torch import nn
 
-from distill_helpers import method_context, random_views
+from distill_helpers import built_method, random_views
 from sskd.config import config_from_dict
 from sskd.losses.cc import cc_loss
-from sskd.methods import build_method
 from sskd.methods.baseline import meta_outputs
 from sskd.methods.cc import LinearEmbed
 
@@ -31,9 +29,7 @@ def test_embedding_sizes_of_the_spec_pairs(pair):
 
 
 def cc(teacher_file, args=None, model="resnet8"):
-    networks = nn.ModuleDict()
-    stage = {"method": "cc", "args": args or {}}
-    return build_method(method_context(teacher_file, stage, networks, model=model), "stages[0]"), networks
+    return built_method(teacher_file, "cc", args, model)
 
 
 def test_trains_the_student_and_both_embeddings_with_beta_times_cc(teacher_file):

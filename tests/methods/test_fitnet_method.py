@@ -4,9 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from distill_helpers import method_context, random_views
+from distill_helpers import built_method, random_views
 from sskd.config import config_from_dict
-from sskd.methods import build_method
 from sskd.methods.adapters import ConvReg, feature_shape, shape_conv
 from sskd.methods.baseline import meta_outputs
 from sskd.methods.fitnet import HINT_LAYER
@@ -42,15 +41,9 @@ def test_a_hint_map_no_convreg_can_reach_is_refused():
         shape_conv((4, 3, 3), (8, 8, 8))
 
 
-def fitnet(teacher_file, args=None):
-    networks = nn.ModuleDict()
-    stage = {"method": "fitnet", "args": args or {}}
-    return build_method(method_context(teacher_file, stage, networks), "stages[0]"), networks
-
-
 def test_trains_student_and_regressor_with_the_weighted_hint(teacher_file):
     torch.manual_seed(0)
-    method, networks = fitnet(teacher_file)
+    method, networks = built_method(teacher_file, "fitnet")
     assert set(networks) == {"teacher", "student", "fitnet_regressor"}
     trained = {id(p) for p in method.trainable_parameters()}
     assert all(id(p) in trained for p in networks["fitnet_regressor"].parameters())
@@ -69,8 +62,8 @@ def test_trains_student_and_regressor_with_the_weighted_hint(teacher_file):
 
 
 def test_weight_zero_removes_the_hint_and_kd_weight_adds_kd(teacher_file):
-    method, _ = fitnet(teacher_file, {"fitnet_weight": 0.0, "kd_weight": 1.0})
+    method, _ = built_method(teacher_file, "fitnet", {"fitnet_weight": 0.0, "kd_weight": 1.0})
     _, losses = method.forward_train(random_views("standard", b=4))
     assert set(losses) == {"ce", "kd"}
     with pytest.raises(ValueError, match="every loss weight is 0"):
-        fitnet(teacher_file, {"fitnet_weight": 0.0, "ce_weight": 0.0})
+        built_method(teacher_file, "fitnet", {"fitnet_weight": 0.0, "ce_weight": 0.0})

@@ -5,10 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from distill_helpers import method_context, random_views
+from distill_helpers import built_method, random_views
 from sskd.config import config_from_dict
 from sskd.losses.vid import vid_variance
-from sskd.methods import build_method
 from sskd.methods.baseline import meta_outputs
 from sskd.methods.vid import VID, VIDRegressors
 
@@ -53,9 +52,7 @@ def test_a_pair_with_different_stage_counts_is_refused():
 
 
 def vid(teacher_file, args=None, model="resnet8"):
-    networks = nn.ModuleDict()
-    stage = {"method": "vid", "args": args or {}}
-    return build_method(method_context(teacher_file, stage, networks, model=model), "stages[0]"), networks
+    return built_method(teacher_file, "vid", args, model)
 
 
 def test_variance_starts_at_5_and_regressors_train_with_the_student(teacher_file):

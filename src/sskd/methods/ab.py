@@ -7,13 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch import Tensor
-
-from sskd.data.views import MultiViewBatch
 from sskd.methods import papers
 from sskd.methods.ab_init import ab_pair_problem
+from sskd.methods.after_init import AfterInitStage
 from sskd.methods.base import register_method
-from sskd.methods.baseline import Baseline, BaselineHparams
+from sskd.methods.baseline import BaselineHparams
 from sskd.models import ModelOutput
 
 
@@ -23,7 +21,7 @@ class ABHparams(BaselineHparams):
 
 
 @register_method("ab")
-class AB(Baseline):
+class AB(AfterInitStage):
     """The student, as ``ab_init`` left it, trained with CE (+ KD)."""
 
     paper = papers.AB
@@ -31,16 +29,5 @@ class AB(Baseline):
     Hparams = ABHparams
 
     @classmethod
-    def check_hparams(cls, hparams: ABHparams) -> None:
-        super().check_hparams(hparams)
-        if not (hparams.ce_weight or hparams.kd_weight):
-            raise ValueError(f"{cls.method_name}: the main stage trains on CE and KD only (ab_weight has no "
-                             f"effect, as in the benchmark's code); set ce_weight or kd_weight above 0")
-
-    @classmethod
     def pair_problem(cls, student: ModelOutput, teacher: ModelOutput) -> str:
         return ab_pair_problem(student, teacher)
-
-    def method_losses(self, student: ModelOutput, teacher: ModelOutput,
-                      batch: MultiViewBatch) -> dict[str, Tensor]:
-        return {}

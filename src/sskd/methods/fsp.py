@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch import Tensor
-
-from sskd.data.views import MultiViewBatch
 from sskd.methods import papers
+from sskd.methods.after_init import AfterInitStage
 from sskd.methods.base import register_method
-from sskd.methods.baseline import Baseline, BaselineHparams
+from sskd.methods.baseline import BaselineHparams
 from sskd.methods.fsp_init import fsp_pair_problem
 from sskd.models import ModelOutput
 
@@ -24,7 +22,7 @@ class FSPHparams(BaselineHparams):
 
 
 @register_method("fsp")
-class FSP(Baseline):
+class FSP(AfterInitStage):
     """The student, as ``fsp_init`` left it, trained with CE (+ KD)."""
 
     paper = papers.FSP
@@ -32,16 +30,5 @@ class FSP(Baseline):
     Hparams = FSPHparams
 
     @classmethod
-    def check_hparams(cls, hparams: FSPHparams) -> None:
-        super().check_hparams(hparams)
-        if not (hparams.ce_weight or hparams.kd_weight):
-            raise ValueError(f"{cls.method_name}: the main stage trains on CE and KD only (fsp_weight has no "
-                             f"effect, as in the benchmark's code); set ce_weight or kd_weight above 0")
-
-    @classmethod
     def pair_problem(cls, student: ModelOutput, teacher: ModelOutput) -> str:
         return fsp_pair_problem(student, teacher)
-
-    def method_losses(self, student: ModelOutput, teacher: ModelOutput,
-                      batch: MultiViewBatch) -> dict[str, Tensor]:
-        return {}

@@ -126,3 +126,20 @@ def test_a_preset_base_chain_that_loops_is_refused(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="a -> b -> a"):
         load_preset("a")
     assert load_preset("c") == {"stages": [{"name": "student", "method": "at", "args": {"kd_weight": 1}}]}
+
+
+@pytest.mark.parametrize("method", sorted(BETA))
+def test_a_torchvision_teacher_is_served_or_refused_in_one_sentence(method):
+    """torchvision's ResNet-18 has four stages, the CIFAR resnet8 three: the methods that pair
+    stage maps one to one (and FSP) refuse the pair, naming it; the others serve it."""
+    stages = load_preset(method)["stages"]
+    config = config_from_dict({"model": {"name": "resnet8"}, "teacher": {"name": "torchvision:resnet18"},
+                               "stages": stages})
+    k = len(stages) - 1
+    if method in ("at", "nst", "vid", "ab", "fsp"):
+        with pytest.raises(ValueError) as info:
+            method_class(config.stages[k].method).check_run(config, k)
+        assert "torchvision:resnet18" in str(info.value) and "\n" not in str(info.value)
+    else:
+        for i, stage in enumerate(config.stages):
+            method_class(stage.method).check_run(config, i)

@@ -136,12 +136,18 @@ class Baseline(Method):
         ``teacher`` was computed without gradient."""
         raise NotImplementedError
 
-    def forward_train(self, batch: MultiViewBatch) -> tuple[Tensor, dict[str, Tensor]]:
-        """batch.views ``[B, 1, C, H, W]`` → student logits ``[B, K]``, ``{"ce", "kd", ...}``."""
+    def outputs(self, batch: MultiViewBatch) -> tuple[ModelOutput, ModelOutput]:
+        """Student and teacher (no gradient) outputs for the normal views ``[B, C, H, W]`` of
+        batch.views ``[B, 1, C, H, W]``, with ``preact_feats`` if the method reads them."""
         x = batch.views[:, 0]
         student = self.student(x, preact=self.preact)
         with torch.no_grad():
             teacher = self.teacher(x, preact=self.preact)
+        return student, teacher
+
+    def forward_train(self, batch: MultiViewBatch) -> tuple[Tensor, dict[str, Tensor]]:
+        """batch.views ``[B, 1, C, H, W]`` → student logits ``[B, K]``, ``{"ce", "kd", ...}``."""
+        student, teacher = self.outputs(batch)
         hp = self.hparams
         losses = {}
         if hp.ce_weight:

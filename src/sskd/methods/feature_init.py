@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Iterator
 
-import torch
 from torch import Tensor, nn
 
 from sskd.data.views import MultiViewBatch
@@ -43,10 +42,7 @@ class FeatureInit(Baseline):
 
     def forward_train(self, batch: MultiViewBatch) -> tuple[Tensor, dict[str, Tensor]]:
         """batch.views ``[B, 1, C, H, W]`` → student logits ``[B, K]``, the init losses."""
-        x = batch.views[:, 0]
-        student = self.student(x, preact=self.preact)
-        with torch.no_grad():
-            teacher = self.teacher(x, preact=self.preact)
+        student, teacher = self.outputs(batch)
         return student.logits, self.init_losses(student, teacher)
 
     def trainable_parameters(self) -> Iterator[nn.Parameter]:

@@ -41,3 +41,20 @@ def built_method(teacher_file, method, args=None, model="resnet8"):
     networks = nn.ModuleDict()
     stage = {"method": method, "args": args or {}}
     return build_method(method_context(teacher_file, stage, networks, model=model), "stages[0]"), networks
+
+
+def train_steps(method, batch, term, keys, steps=4, **sgd):
+    """``steps`` SGD steps of ``method`` on one ``batch`` (lr 0.05 unless ``sgd`` says
+    otherwise); every step's losses must be exactly ``keys``. Returns the values of loss
+    ``term``, checked finite."""
+    opt = torch.optim.SGD(list(method.trainable_parameters()), **{"lr": 0.05, **sgd})
+    values = []
+    for _ in range(steps):
+        _, losses = method.forward_train(batch)
+        assert set(losses) == set(keys), sorted(losses)
+        values.append(losses[term].item())
+        opt.zero_grad()
+        sum(losses.values()).backward()
+        opt.step()
+    assert all(torch.isfinite(torch.tensor(values))), values
+    return values

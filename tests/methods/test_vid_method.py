@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from distill_helpers import built_method, random_views
+from distill_helpers import built_method, random_views, train_steps
 from sskd.config import config_from_dict
 from sskd.losses.vid import vid_variance
 from sskd.methods.baseline import meta_outputs
@@ -64,17 +64,8 @@ def test_variance_starts_at_5_and_regressors_train_with_the_student(teacher_file
     trained = {id(p) for p in method.trainable_parameters()}
     assert all(id(p) in trained for p in networks["vid_regressors"].parameters())
     assert not any(id(p) in trained for p in networks["teacher"].parameters())
-    opt = torch.optim.SGD(list(method.trainable_parameters()), lr=0.05)
-    batch = random_views("standard", b=8)
-    values = []
-    for _ in range(4):
-        _, losses = method.forward_train(batch)
-        assert set(losses) == {"ce", "vid"}
-        values.append(losses["vid"].item())
-        opt.zero_grad()
-        sum(losses.values()).backward()
-        opt.step()
-    assert all(torch.isfinite(torch.tensor(values))) and values[-1] < values[0]
+    values = train_steps(method, random_views("standard", b=8), "vid", {"ce", "vid"})
+    assert values[-1] < values[0]
 
 
 def test_weight_zero_removes_the_term(teacher_file):

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sskd.losses.precision import in_float32
-from sskd.losses.spatial import match_spatial
+from sskd.losses.spatial import match_spatial, paired_maps
 
 
 def attention_map(feature: Tensor) -> Tensor:
@@ -30,7 +30,4 @@ def at_layer_loss(student: Tensor, teacher: Tensor) -> Tensor:
 @in_float32
 def at_loss(student_maps: Sequence[Tensor], teacher_maps: Sequence[Tensor]) -> Tensor:
     """``Σ_l`` :func:`at_layer_loss` over paired maps (the stage maps ``feats[1:]``) → scalar."""
-    if len(student_maps) != len(teacher_maps) or not teacher_maps:
-        raise ValueError(f"at_loss: {len(student_maps)} student and {len(teacher_maps)} teacher maps; "
-                         f"it pairs them one to one")
-    return sum(at_layer_loss(s, t) for s, t in zip(student_maps, teacher_maps))
+    return sum(at_layer_loss(s, t) for s, t in paired_maps("at_loss", student_maps, teacher_maps))

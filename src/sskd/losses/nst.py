@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sskd.losses.precision import in_float32
-from sskd.losses.spatial import match_spatial
+from sskd.losses.spatial import match_spatial, paired_maps
 
 
 def channel_patterns(feature: Tensor) -> Tensor:
@@ -45,7 +45,4 @@ def nst_layer_loss(student: Tensor, teacher: Tensor) -> Tensor:
 @in_float32
 def nst_loss(student_maps: Sequence[Tensor], teacher_maps: Sequence[Tensor]) -> Tensor:
     """``Σ_l`` :func:`nst_layer_loss` over paired maps (the stage maps ``feats[1:]``) → scalar."""
-    if len(student_maps) != len(teacher_maps) or not teacher_maps:
-        raise ValueError(f"nst_loss: {len(student_maps)} student and {len(teacher_maps)} teacher maps; "
-                         f"it pairs them one to one")
-    return sum(nst_layer_loss(s, t) for s, t in zip(student_maps, teacher_maps))
+    return sum(nst_layer_loss(s, t) for s, t in paired_maps("nst_loss", student_maps, teacher_maps))

@@ -17,3 +17,12 @@ def match_spatial(student: Tensor, teacher: Tensor) -> tuple[Tensor, Tensor]:
     if s_hw[0] * s_hw[1] > t_hw[0] * t_hw[1]:
         return F.adaptive_avg_pool2d(student, t_hw), teacher
     return student, F.adaptive_avg_pool2d(teacher, s_hw)
+
+
+def paired_maps(loss: str, student_maps, teacher_maps) -> list[tuple[Tensor, Tensor]]:
+    """The maps paired one to one, ``[(student_l, teacher_l), ...]``; ``ValueError`` naming
+    ``loss`` when the counts differ or there are none."""
+    if len(student_maps) != len(teacher_maps) or not teacher_maps:
+        raise ValueError(f"{loss}: {len(student_maps)} student and {len(teacher_maps)} teacher maps; "
+                         f"it pairs them one to one")
+    return list(zip(student_maps, teacher_maps))

@@ -78,11 +78,12 @@ def train_loader(dataset, cfg: DataConfig, seed: int, device: torch.device, info
     on_device = device if cfg.on_device and isinstance(dataset, ArrayDataset) else None
     return make_loader(dataset, cfg.batch_size // info.world_size, shuffle=True, seed=seed,
                        drop_last=cfg.drop_last, device=on_device, num_workers=cfg.workers,
-                       num_replicas=info.world_size, rank=info.rank, with_indices=True)
+                       num_replicas=info.world_size, rank=info.rank, with_indices=True,
+                       pin_memory=device.type == "cuda")
 
 
 def eval_loader(dataset, cfg: DataConfig, device: torch.device, info: DistInfo):
     part = shard(dataset, info)
     on_device = device if cfg.on_device and isinstance(part, ArrayDataset) else None
     return make_loader(part, cfg.eval_batch_size, shuffle=False, seed=0, device=on_device,
-                       num_workers=cfg.workers)
+                       num_workers=cfg.workers, pin_memory=device.type == "cuda")

@@ -116,7 +116,7 @@ def evaluate_checkpoint(checkpoint: str, model: str | None = None, dataset: str 
     setup_runtime(speed, dev)
     network.to(dev)
     maker = make_views("standard", mean=data.info.mean, std=data.info.std, train=False)
-    loader = make_loader(data, batch_size, shuffle=False, seed=0)
+    loader = make_loader(data, batch_size, shuffle=False, seed=0, pin_memory=dev.type == "cuda")
     scores = evaluate(network, loader, maker, dev, speed, DistInfo())
     return {"checkpoint": str(path), "model": model, "dataset": dataset, "split": split,
             "images": len(data), **scores}

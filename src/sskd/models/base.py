@@ -55,10 +55,13 @@ class ZooNet(nn.Module):
         feats: list[Tensor] = []
         preacts: list[Tensor] = []
         for stage in self._stages:
-            x, pre = stage.forward_with_preact(x)
+            if preact:  # only when asked: WRN pays a batch norm per stage for it
+                x, pre = stage.forward_with_preact(x)
+                preacts.append(pre)
+            else:
+                x = stage(x)
             feats.append(x)
-            preacts.append(pre)
-        # As in RepDistiller, the stem is reported after its activation in both lists.
-        preacts[0] = feats[0]
+        if preact:  # as in RepDistiller, the stem is reported after its activation in both lists
+            preacts[0] = feats[0]
         pooled = self._head(x)
         return ModelOutput(self._classifier(pooled), feats, preacts if preact else None, pooled)

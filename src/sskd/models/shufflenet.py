@@ -90,17 +90,21 @@ class ShuffleV2Unit(nn.Module):
         self.conv3 = nn.Conv2d(c, c, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(c)
 
-    def forward_with_preact(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def _split_branch(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The passing half and the other half's branch before its final ReLU."""
         c = int(x.size(1) * self.split_ratio)
         x1, x2 = x[:, :c], x[:, c:]
         out = F.relu(self.bn1(self.conv1(x2)))
         out = self.bn2(self.conv2(out))
-        pre = self.bn3(self.conv3(out))
-        out = channel_shuffle(torch.cat([x1, F.relu(pre)], 1), 2)
-        return out, torch.cat([x1, pre], 1)
+        return x1, self.bn3(self.conv3(out))
+
+    def forward_with_preact(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        x1, pre = self._split_branch(x)
+        return channel_shuffle(torch.cat([x1, F.relu(pre)], 1), 2), torch.cat([x1, pre], 1)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.forward_with_preact(x)[0]
+        x1, pre = self._split_branch(x)
+        return channel_shuffle(torch.cat([x1, F.relu(pre)], 1), 2)
 
 
 class ShuffleV2DownUnit(nn.Module):

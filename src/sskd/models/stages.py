@@ -32,6 +32,7 @@ class Stage:
         raise NotImplementedError
 
     def __call__(self, x: Tensor) -> Tensor:
+        """The output alone; stages whose pre-activation costs extra work skip it here."""
         return self.forward_with_preact(x)[0]
 
 
@@ -72,6 +73,9 @@ class BlockStage(Stage):
             x = block(x)
         return blocks[-1].forward_with_preact(x)
 
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.layer(x)
+
 
 class NormalizedPreactStage(Stage):
     """A stage of pre-activation blocks (WRN): its output is the raw residual sum.
@@ -100,6 +104,9 @@ class NormalizedPreactStage(Stage):
             bn.weight, bn.bias, use_batch_stats, 0.0, bn.eps,
         )
         return out, pre
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.layer(x)
 
 
 class PoolHead:

@@ -89,16 +89,38 @@ class TeacherConfig:
             raise ConfigError(f"{key}.name: a teacher checkpoint needs the teacher's network name")
 
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
 @dataclass
 class SpeedConfig:
+    """How the training step runs; none of these changes what is computed.
+
+    ``amp``: mixed precision of the forward passes; ``channels_last``: memory format of the
+    networks and batches; ``compile``: ``torch.compile`` the method's forward (and its
+    backward) with ``compile_mode`` (``reduce-overhead``: CUDA graphs, which need static
+    shapes: also set ``data.drop_last``); ``fused_optimizer``: one fused SGD/AdamW kernel
+    per step on CUDA (ignored elsewhere); ``frozen_rows``: rows per forward pass of a
+    frozen network (teacher, its head or branches), ``None``: 64 on a CPU, the whole batch
+    on an accelerator, 0: the whole batch."""
+
     amp: str = "none"
     channels_last: bool = False
     compile: bool = False
+    compile_mode: str = "default"
+    fused_optimizer: bool = True
     deterministic: bool = False
+    frozen_rows: Optional[int] = None
 
     def validate(self, key: str) -> None:
         if self.amp not in ("none", "bf16", "fp16"):
             raise ConfigError(f"{key}.amp: must be one of none, bf16, fp16; got {self.amp!r}")
+        if self.compile_mode not in COMPILE_MODES:
+            raise ConfigError(f"{key}.compile_mode: must be one of {', '.join(COMPILE_MODES)}; "
+                              f"got {self.compile_mode!r}")
+        if self.frozen_rows is not None and (isinstance(self.frozen_rows, bool) or self.frozen_rows < 0):
+            raise ConfigError(f"{key}.frozen_rows: must be an integer >= 0 (0: the whole batch) or null; "
+                              f"got {self.frozen_rows!r}")
 
 
 @dataclass

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Iterator, Optional
+from typing import Any, Callable, ClassVar, Iterator, Optional
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sskd.config import RunConfig, StageConfig, build_dataclass
 from sskd.data.views import MultiViewBatch
+from sskd.methods.frozen import frozen_forward
 from sskd.registry import Registry
 
 
@@ -106,6 +107,12 @@ class Method(nn.Module):
         super().__init__()
         self.hparams = hparams
         self.label_smoothing = context.stage.label_smoothing
+        self.frozen_rows = context.config.speed.frozen_rows
+
+    def run_frozen(self, fn: Callable[[Tensor], Any], x: Tensor) -> Any:
+        """``fn(x)`` for a frozen network, under inference mode and in ``speed.frozen_rows``
+        chunks; returns ordinary tensors (:func:`sskd.methods.frozen.frozen_forward`)."""
+        return frozen_forward(fn, x, self.frozen_rows)
 
     def class_ce(self, logits: Tensor, labels: Tensor) -> Tensor:
         """Cross-entropy of class logits ``[N, K]`` against labels ``[N]``, with the stage's
@@ -166,6 +173,12 @@ class Method(nn.Module):
     def eval_network(self) -> nn.Module:
         """The network whose test accuracy this stage reports; returns a ``ModelOutput``."""
         raise NotImplementedError
+
+    def evaluates_frozen_network(self) -> bool:
+        """Whether :meth:`eval_network` is one of the ``frozen`` networks (its test scores
+        cannot change during the stage, so the engine measures them once)."""
+        network = self.eval_network()
+        return any(getattr(self, name) is network for name in self.frozen)
 
     def export_key(self) -> str:
         """Key of the network this stage delivers (saved as ``model.safetensors``, cached)."""

@@ -141,8 +141,7 @@ class Baseline(Method):
         batch.views ``[B, 1, C, H, W]``, with ``preact_feats`` if the method reads them."""
         x = batch.views[:, 0]
         student = self.student(x, preact=self.preact)
-        with torch.no_grad():
-            teacher = self.teacher(x, preact=self.preact)
+        teacher = self.run_frozen(lambda rows: self.teacher(rows, preact=self.preact), x)
         return student, teacher
 
     def forward_train(self, batch: MultiViewBatch) -> tuple[Tensor, dict[str, Tensor]]:

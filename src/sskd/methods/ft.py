@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor
 
 from sskd.data.views import MultiViewBatch
@@ -58,7 +57,6 @@ class FT(Baseline):
                       batch: MultiViewBatch) -> dict[str, Tensor]:
         if not self.hparams.ft_weight:
             return {}
-        with torch.no_grad():
-            teacher_factor = self.paraphraser.encoder(teacher.feats[-1])
+        teacher_factor = self.run_frozen(self.paraphraser.encoder, teacher.feats[-1])
         student_factor = self.translator(student.feats[-1])
         return {"ft": self.hparams.ft_weight * ft_loss(student_factor, teacher_factor)}

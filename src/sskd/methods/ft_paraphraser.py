@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-import torch
 from torch import Tensor, nn
 
 from sskd.data.views import MultiViewBatch
@@ -56,8 +55,7 @@ class FTParaphraser(Method):
 
     def forward_train(self, batch: MultiViewBatch) -> tuple[Tensor, dict[str, Tensor]]:
         """batch.views ``[B, 1, C, H, W]`` → teacher logits ``[B, K]``, ``{"ft_reconstruction"}``."""
-        with torch.no_grad():
-            teacher = self.teacher(batch.views[:, 0])
+        teacher = self.run_frozen(self.teacher, batch.views[:, 0])
         target = teacher.feats[-1]
         return teacher.logits, {"ft_reconstruction": ft_reconstruction_loss(self.paraphraser(target), target)}
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor, nn
 
 from sskd.data.views import MultiViewBatch, flatten_views
@@ -77,12 +76,11 @@ class HSSAKD(Method):
         x = flatten_views(batch.views)
         if hp.aux_weight:
             s_logits, s_aux = forward_branches(self.student, self.branches, x)
-            with torch.no_grad():
-                t_logits, t_aux = forward_branches(self.teacher, self.teacher_branches, x)
+            t_logits, t_aux = self.run_frozen(
+                lambda rows: forward_branches(self.teacher, self.teacher_branches, rows), x)
         else:  # no branch runs: the aux term is off
             s_logits, s_aux = self.student(x).logits, []
-            with torch.no_grad():
-                t_logits, t_aux = self.teacher(x).logits, []
+            t_logits, t_aux = self.run_frozen(lambda rows: self.teacher(rows).logits, x), []
         normal = normal_rows(s_logits, batch.views.shape[1])
         losses = weighted_losses({
             "ce": (hp.ce_weight, lambda: self.class_ce(normal, batch.labels)),

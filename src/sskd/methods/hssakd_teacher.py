@@ -3,7 +3,6 @@ trained on a frozen pretrained teacher, before any student learns from them."""
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from sskd.data.views import MultiViewBatch, flatten_views
@@ -45,8 +44,8 @@ class HSSAKDTeacher(Method):
     def forward_train(self, batch: MultiViewBatch) -> tuple[Tensor, dict[str, Tensor]]:
         """batch.views ``[B, 4, C, H, W]`` → teacher logits ``[B, K]`` on the normal views,
         ``{"joint_ce"}`` over all ``4B`` rows."""
-        with torch.no_grad():
-            out = self.teacher(flatten_views(batch.views), preact=self.branches.needs_preact)
+        out = self.run_frozen(lambda rows: self.teacher(rows, preact=self.branches.needs_preact),
+                              flatten_views(batch.views))
         aux = self.branches(out, detach=True)
         return (normal_rows(out.logits, batch.views.shape[1]),
                 {"joint_ce": joint_cross_entropy(aux, joint_targets(batch))})

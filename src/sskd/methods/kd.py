@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor, nn
 
 from sskd.data.views import MultiViewBatch
@@ -43,8 +42,7 @@ class KD(Method):
         """batch.views ``[B, 1, C, H, W]`` → student logits ``[B, K]``, ``{"ce", "kd"}``."""
         x = batch.views[:, 0]
         logits = self.student(x).logits
-        with torch.no_grad():
-            teacher_logits = self.teacher(x).logits
+        teacher_logits = self.run_frozen(lambda rows: self.teacher(rows).logits, x)
         return logits, {"ce": self.hparams.ce_weight * self.class_ce(logits, batch.labels),
                         "kd": self.hparams.kd_weight * kd_loss(logits, teacher_logits, self.hparams.T)}
 

@@ -27,6 +27,7 @@ from sskd.data.views import MultiViewBatch, flatten_views, unflatten_views
 from sskd.losses import kd_loss, sskd_ss_loss, sskd_transform_loss
 from sskd.methods import papers
 from sskd.methods.base import Method, MethodContext, register_method
+from sskd.methods.frozen import frozen_forward
 from sskd.methods.student import student_network
 from sskd.methods.teacher import frozen_teacher
 from sskd.selfsup import PretextTask, build_pretext_task
@@ -40,15 +41,19 @@ def split_views(x: Tensor, num_views: int) -> tuple[Tensor, Tensor]:
 
 
 def pretext_top1(task: PretextTask, network: nn.Module, head: nn.Module, batch: MultiViewBatch,
-                 group: int) -> Tensor:
+                 group: int, frozen_rows: Optional[int] = None) -> Tensor:
     """Top-1 (%) of ``network`` + ``head`` on ``task``, the batch cut into groups of ``group``
     images (contrastive retrieval picks among the group's normal images: chance 1/group; the
-    released code measures it with batch 64, SSKD.md §2.2). A 0-dim device tensor."""
+    released code measures it with batch 64, SSKD.md §2.2). The networks run once over the
+    whole batch (in ``frozen_rows`` chunks); only the scoring is per group. A 0-dim device
+    tensor."""
+    v = batch.views.shape[1]
+    embeddings = frozen_forward(lambda rows: head(network(rows).pooled), flatten_views(batch.views), frozen_rows)
     correct = torch.zeros((), device=batch.views.device)
     rows = 0
     for start in range(0, batch.views.shape[0], group):
         part = MultiViewBatch(*(None if t is None else t[start:start + group] for t in batch))
-        scores, targets = task.outputs(head(network(flatten_views(part.views)).pooled), part)
+        scores, targets = task.outputs(embeddings[start * v:(start + group) * v], part)
         correct += (scores.argmax(dim=1) == targets).sum()
         rows += targets.numel()
     return correct * (100.0 / rows)
@@ -102,15 +107,14 @@ class SSKDTeacherHead(Method):
         self.head.pretext_task = self.task.name
 
     def forward_train(self, batch: MultiViewBatch) -> tuple[Tensor, dict[str, Tensor]]:
-        with torch.no_grad():
-            out = self.teacher(flatten_views(batch.views))
+        out = self.run_frozen(self.teacher, flatten_views(batch.views))
         scores, targets = self.task.outputs(self.head(out.pooled), batch)
         normal_logits = split_views(out.logits, batch.views.shape[1])[0]
         return normal_logits, {self.task.name: self.task.teacher_loss(scores, targets)}
 
     def eval_metrics(self, batch: MultiViewBatch) -> dict[str, Tensor]:
         return {"teacher_ss_top1": pretext_top1(self.task, self.teacher, self.head, batch,
-                                                self.hparams.eval_group)}
+                                                self.hparams.eval_group, self.frozen_rows)}
 
     def eval_network(self) -> nn.Module:
         return self.teacher
@@ -212,8 +216,7 @@ class SSKD(Method):
         v = batch.views.shape[1]
         x = flatten_views(batch.views)
         s_out = self.student(x)
-        with torch.no_grad():
-            t_out = self.teacher(x)
+        t_out = self.run_frozen(self.teacher, x)
         s_normal, s_transformed = split_views(s_out.logits, v)
         t_normal, t_transformed = split_views(t_out.logits, v)
         losses: dict[str, Tensor] = {}
@@ -226,15 +229,14 @@ class SSKD(Method):
             losses["tf"] = hp.tf_weight * sskd_transform_loss(
                 s_transformed, t_transformed, source_labels, hp.tf_T, hp.tf_ratio)
         if hp.ss_weight:
-            with torch.no_grad():
-                t_scores, targets = self.task.outputs(self.teacher_head(t_out.pooled), batch)
+            t_scores, targets = self.task.outputs(self.run_frozen(self.teacher_head, t_out.pooled), batch)
             s_scores, _ = self.task.outputs(self.student_head(s_out.pooled), batch)
             losses["ss"] = hp.ss_weight * sskd_ss_loss(s_scores, t_scores, targets, hp.ss_T, hp.ss_ratio)
         return s_normal, losses
 
     def eval_metrics(self, batch: MultiViewBatch) -> dict[str, Tensor]:
         return {"student_ss_top1": pretext_top1(self.task, self.student, self.student_head, batch,
-                                                self.hparams.eval_group)}
+                                                self.hparams.eval_group, self.frozen_rows)}
 
     def trainable_parameters(self):
         params = list(self.student.parameters())

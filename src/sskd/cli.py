@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from sskd.config import (ConfigError, apply_override, config_from_dict, list_presets, load_preset, load_recipe,
-                         merge_recipe)
+from sskd.config import (COMPILE_MODES, ConfigError, apply_override, config_from_dict, list_presets, load_preset,
+                         load_recipe, merge_recipe)
 from sskd.engine.trainer import NonFiniteLossError
 from sskd.rules import apply_rules
 
@@ -27,7 +27,8 @@ TRAIN_FLAGS = {
     "gamma": "stages.-1.gamma", "method": "stages.-1.method",
     "optimizer": "stages.-1.optimizer", "schedule": "stages.-1.schedule",
     "warmup_epochs": "stages.-1.warmup_epochs", "label_smoothing": "stages.-1.label_smoothing",
-    "seed": "seed", "device": "device", "amp": "speed.amp",
+    "seed": "seed", "device": "device", "amp": "speed.amp", "compile_mode": "speed.compile_mode",
+    "frozen_rows": "speed.frozen_rows",
     "out_dir": "output.dir", "name": "output.name", "log_every": "output.log_every",
     "progress": "output.progress", "keep_checkpoints": "output.keep_checkpoints",
 }
@@ -86,6 +87,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--amp", choices=["none", "bf16", "fp16"], help="mixed precision; default none")
     g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, help="channels_last memory format")
     g.add_argument("--compile", action=argparse.BooleanOptionalAction, help="torch.compile the training step")
+    g.add_argument("--compile-mode", choices=list(COMPILE_MODES),
+                   help="torch.compile mode; reduce-overhead = CUDA graphs (static shapes: add --drop-last)")
+    g.add_argument("--frozen-rows", type=int,
+                   help="rows per forward pass of the frozen teacher; default 64 on a CPU, the whole batch on a GPU")
     g.add_argument("--deterministic", action=argparse.BooleanOptionalAction, help="deterministic kernels")
     g.add_argument("--out-dir", help="parent folder of run directories; default runs")
     g.add_argument("--name", help="run directory name; default <time>-<data>-<model>-<method>")

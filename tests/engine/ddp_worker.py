@@ -65,6 +65,15 @@ if __name__ == "__main__":
     out_dir, name, mode = sys.argv[1], sys.argv[2], (sys.argv[3] if len(sys.argv) > 3 else "run")
     if mode == "crash":
         crash_after_saving("s00-e0002")
+    if mode.startswith("kd="):  # a frozen teacher from this file, which DDP must leave alone
+        train(config_from_dict({
+            "model": {"name": "test_tiny_cnn"}, "device": "cpu", "seed": 3,
+            "teacher": {"name": "test_tiny_cnn", "checkpoint": mode[3:]},
+            "data": {"name": "digits", "batch_size": 64, "drop_last": True},
+            "output": {"dir": out_dir, "name": name, "progress": "none", "tensorboard": False},
+            "stages": [{"epochs": 1, "lr": 0.1, "milestones": [], "method": "kd"}],
+        }))
+        sys.exit(0)
     config = config_from_dict({
         "model": {"name": "test_tiny_cnn"}, "device": "cpu", "seed": 3,
         "data": {"name": "digits", "batch_size": 64, "drop_last": True},

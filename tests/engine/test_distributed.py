@@ -81,3 +81,23 @@ def test_resume_under_torchrun_is_exact(tmp_path, two_process_run):
     b = load_file(str(tmp_path / "cut" / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert len(records(tmp_path / "cut")) == 3
+
+
+def test_a_distilled_student_trains_under_torchrun_with_the_teacher_left_out_of_ddp(tmp_path):
+    """The frozen teacher's parameters and buffers are ignored by DDP (neither synced nor
+    broadcast); the run still trains and its checkpoint holds the teacher unchanged."""
+    sys.path.insert(0, str(Path(WORKER).parent))
+    from ddp_worker import TinyCNN
+
+    from sskd.engine.checkpoint import export_model
+
+    teacher = tmp_path / "teacher.safetensors"
+    torch.manual_seed(0)
+    export_model(TinyCNN(10), teacher, {"model": "test_tiny_cnn"})
+    result = torchrun(str(tmp_path), "kd", f"kd={teacher}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(records(tmp_path / "kd")) == 1
+    saved = load_file(str(next((tmp_path / "kd" / "checkpoints").glob("s00-e0001/*.safetensors"))))
+    original = load_file(str(teacher))
+    for key, value in original.items():
+        assert torch.equal(saved[f"teacher.{key}"], value), key

@@ -37,13 +37,16 @@ def stage_lr(stage: StageConfig, epoch: int) -> float:
     return stage.lr * stage.gamma ** sum(1 for m in stage.milestones if m <= epoch)
 
 
-def build_optimizer(stage: StageConfig, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
+def build_optimizer(stage: StageConfig, params: Iterable[nn.Parameter], fused: bool = False) -> torch.optim.Optimizer:
     """``torch.optim.SGD`` (momentum, nesterov, L2 weight decay in the gradient) or
     ``torch.optim.AdamW`` (decoupled weight decay, default betas (0.9, 0.999)), at
-    ``stage.lr``; the trainer overwrites the lr with :func:`stage_lr` every epoch."""
+    ``stage.lr``; the trainer overwrites the lr with :func:`stage_lr` every epoch.
+    ``fused``: torch's fused kernel (all parameters in one launch; CUDA), else its default
+    (``foreach`` where supported); the two update identically and share a state format."""
+    impl = {"fused": True} if fused else {}
     if stage.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=stage.lr, weight_decay=stage.weight_decay)
+        return torch.optim.AdamW(params, lr=stage.lr, weight_decay=stage.weight_decay, **impl)
     if stage.optimizer == "sgd":
         return torch.optim.SGD(params, lr=stage.lr, momentum=stage.momentum,
-                               weight_decay=stage.weight_decay, nesterov=stage.nesterov)
+                               weight_decay=stage.weight_decay, nesterov=stage.nesterov, **impl)
     raise ValueError(f"optimizer: must be sgd or adamw, got {stage.optimizer!r}")

@@ -21,6 +21,16 @@ from sskd.engine.runtime import autocast, stage_epoch_seed, to_channels_last_vie
 from sskd.methods import Method
 
 
+def frozen_state_names(method: Method) -> list[str]:
+    """Qualified names of the parameters and buffers of the method's ``frozen`` networks:
+    DistributedDataParallel neither syncs nor broadcasts them (the frozen teacher is the same
+    checkpoint on every rank, and its buffers never change)."""
+    frozen = {id(t) for name in method.frozen for t in (*getattr(method, name).parameters(),
+                                                          *getattr(method, name).buffers())}
+    named = [*method.named_parameters(), *method.named_buffers()]
+    return [name for name, tensor in named if id(tensor) in frozen]
+
+
 class NonFiniteLossError(RuntimeError):
     """A loss became NaN or infinite; the run stopped without checkpointing past it."""
 
@@ -56,21 +66,27 @@ class StageRunner:
             raise ValueError(f"stage {self.stage.name!r}: no training batch — {len(env.train_loader.dataset)} "
                              f"training images per process with batch {env.config.data.batch_size}"
                              f"{' and drop_last' if env.config.data.drop_last else ''}")
-        self.optimizer = build_optimizer(self.stage, self.params)
+        self.optimizer = build_optimizer(self.stage, self.params,
+                                         fused=speed.fused_optimizer and env.device.type == "cuda")
         self.scaler = torch.amp.GradScaler(env.device.type, enabled=speed.amp == "fp16")
         model: nn.Module = method
         if env.dist.enabled:
             ids = [env.device.index] if env.device.type == "cuda" else None
+            nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
+                method, frozen_state_names(method))
             model = nn.parallel.DistributedDataParallel(
                 method, device_ids=ids, find_unused_parameters=method.leaves_parameters_unused())
         if speed.compile:
-            model = torch.compile(model)
+            model = torch.compile(model, mode=speed.compile_mode)
         self.train_model = model
         self.maker = make_views(method.views, mean=env.mean, std=env.std, train=True,
                                 crop_padding=env.crop_padding)
         self.test_maker = make_views("standard", mean=env.mean, std=env.std, train=False)
         self.method_maker = (make_views(method.eval_views, mean=env.mean, std=env.std, train=False)
                              if method.eval_views else None)
+        # Mid-epoch host syncs only while someone watches: at most one per logging interval.
+        self.check_in_epoch = env.config.output.progress != "none"
+        self.frozen_scores: dict[str, dict[str, float]] = {}
 
     def state_dict(self) -> dict[str, Any]:
         return {"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict()}
@@ -88,13 +104,22 @@ class StageRunner:
             # Evaluate, on every process, the BatchNorm statistics that rank 0 saves.
             broadcast_buffers(self.method, self.env.dist)
             for split, loader in self.env.eval_loaders.items():
-                scores = evaluate(network, loader, self.test_maker, self.env.device,
-                                  self.env.config.speed, self.env.dist)
+                scores = dict(self._network_scores(network, split, loader))
                 if self.method_maker is not None:
                     scores.update(evaluate_method(self.method, loader, self.method_maker, self.env.device,
                                                   self.env.config.speed, self.env.dist))
                 record.update({f"{split}/{k}": v for k, v in scores.items()})
             on_epoch_end(epoch, record)
+
+    def _network_scores(self, network: nn.Module, split: str, loader) -> dict[str, float]:
+        """Test scores of the stage's network; a frozen one (a teacher-side stage's teacher)
+        is evaluated once per stage, since it cannot change."""
+        if split in self.frozen_scores:
+            return self.frozen_scores[split]
+        scores = evaluate(network, loader, self.test_maker, self.env.device, self.env.config.speed, self.env.dist)
+        if self.method.evaluates_frozen_network():
+            self.frozen_scores[split] = scores
+        return scores
 
     def train_epoch(self, epoch: int) -> dict[str, Any]:
         env, stage, device = self.env, self.stage, self.env.device
@@ -138,10 +163,10 @@ class StageRunner:
             meter.add_count(n)
             first_bad = torch.where((first_bad < 0) & ~torch.isfinite(total.detach()),
                                     torch.full_like(first_bad, step), first_bad)
-            if step % env.config.output.log_every == 0 or step == total_steps:
-                self._stop_if_nonfinite(first_bad, bad_terms, epoch)
-            if env.progress.wants(step):
-                env.progress.step(step, {"loss": total.item(), "lr": lr})
+            if step == total_steps or (self.check_in_epoch and step % env.config.output.log_every == 0):
+                loss_now = self._stop_if_nonfinite(first_bad, bad_terms, epoch, total)  # the one host sync
+                if env.progress.wants(step):
+                    env.progress.step(step, {"loss": loss_now, "lr": lr})
         env.progress.end()
         elapsed = time.perf_counter() - start
         record = {"stage": stage.name, "stage_index": env.stage_index, "epoch": epoch + 1, "lr": lr}
@@ -153,10 +178,14 @@ class StageRunner:
         return record
 
     def _stop_if_nonfinite(self, first_bad: torch.Tensor, bad_terms: dict[str, torch.Tensor],
-                           epoch: int) -> None:
-        flag = (first_bad >= 0).to(torch.float32)
-        if all_reduce_sum(flag.clone(), self.env.dist).item() == 0:
-            return
+                           epoch: int, total: torch.Tensor) -> float:
+        """Raise :class:`NonFiniteLossError` if a step of any rank had a non-finite loss;
+        else return this step's loss, read in the same host sync."""
+        flag_and_loss = torch.stack([(first_bad >= 0).to(torch.float32), total.detach().float()])
+        all_reduce_sum(flag_and_loss[:1], self.env.dist)
+        flag, loss_now = flag_and_loss.tolist()
+        if flag == 0:
+            return loss_now
         names = [k for k, v in bad_terms.items() if bool(v)]
         where = f"step {int(first_bad)}" if int(first_bad) >= 0 else "a step on another process"
         raise NonFiniteLossError(

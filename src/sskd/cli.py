@@ -104,12 +104,15 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any config key, e.g. --set stages.0.epochs=60 (repeatable)")
     g.add_argument("--print-config", action="store_true", help="print the effective config and exit")
+    g.add_argument("--estimate", action="store_true",
+                   help="time a few steps of every stage and print the run's projected wall time; "
+                        "trains and writes nothing")
 
 
 def given_options(args: argparse.Namespace) -> list[str]:
     """The `sskd train` options set on the command line (other than --resume)."""
     names = [a for a in list(TRAIN_FLAGS) + list(TRAIN_SWITCHES) if getattr(args, a) is not None]
-    names += [a for a in ("recipe", "set", "print_config", "pretext") if getattr(args, a, None)]
+    names += [a for a in ("recipe", "set", "print_config", "pretext", "estimate") if getattr(args, a, None)]
     return ["--" + n.replace("_", "-") for n in names]
 
 
@@ -172,6 +175,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         import yaml
 
         print(yaml.safe_dump(config.to_dict(), sort_keys=False))
+        return 0
+    if args.estimate:
+        from sskd.engine.estimate import estimate_run, format_estimate
+
+        print(format_estimate(estimate_run(config), config))
         return 0
     train(config, run_dir=run_dir, resume=bool(args.resume))
     return 0

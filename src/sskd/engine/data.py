@@ -64,6 +64,12 @@ def folder_problem(data: RunData, cfg: DataConfig) -> Optional[str]:
     return None
 
 
+def crop_padding(train) -> int:
+    """Padding of the training crops: CIFAR-style pad-4 crops for in-memory sets; none for
+    image folders, whose loader already random-resize-crops (HSSAKD.md §1.2)."""
+    return 0 if isinstance(train, ImageFolderDataset) else 4
+
+
 def shard(dataset, info: DistInfo):
     """This rank's share of an evaluation set: every ``world_size``-th item, no padding."""
     if not info.enabled:

@@ -11,10 +11,9 @@ import torch
 from torch import nn
 
 from sskd.config import RunConfig
-from sskd.data import ImageFolderDataset
 from sskd.data.dataset import DatasetFormatError
 from sskd.engine.checkpoint import CheckpointStore
-from sskd.engine.data import RunData, eval_loader, folder_problem, prepare_data, train_loader
+from sskd.engine.data import RunData, crop_padding, eval_loader, folder_problem, prepare_data, train_loader
 from sskd.engine.distributed import DistInfo, broadcast_object
 from sskd.engine.progress import Progress
 from sskd.engine.resume import ResumePoint
@@ -89,9 +88,7 @@ class RunState:
 
     @property
     def crop_padding(self) -> int:
-        """CIFAR-style pad-4 crops for in-memory sets; none for image folders, whose loader
-        already random-resize-crops (HSSAKD.md §1.2)."""
-        return 0 if isinstance(self.data.train, ImageFolderDataset) else 4
+        return crop_padding(self.data.train)
 
     def stage_records(self, stage_name: str) -> list[dict[str, Any]]:
         """The epoch records of one stage so far."""

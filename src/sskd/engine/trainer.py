@@ -100,16 +100,43 @@ class StageRunner:
         """Train epochs ``start_epoch..epochs-1``; ``on_epoch_end(epoch, record)`` after each."""
         for epoch in range(start_epoch, self.stage.epochs):
             record = self.train_epoch(epoch)
-            network = self.method.eval_network()
-            # Evaluate, on every process, the BatchNorm statistics that rank 0 saves.
-            broadcast_buffers(self.method, self.env.dist)
-            for split, loader in self.env.eval_loaders.items():
-                scores = dict(self._network_scores(network, split, loader))
-                if self.method_maker is not None:
-                    scores.update(evaluate_method(self.method, loader, self.method_maker, self.env.device,
-                                                  self.env.config.speed, self.env.dist))
-                record.update({f"{split}/{k}": v for k, v in scores.items()})
+            record.update(self.evaluate_epoch(self.env.eval_loaders))
             on_epoch_end(epoch, record)
+
+    def evaluate_epoch(self, loaders: dict[str, Any]) -> dict[str, float]:
+        """``{"<split>/<score>": value}`` after an epoch: the stage's network on each split,
+        and the method's own metrics (:meth:`Method.eval_metrics`) if it has any."""
+        network = self.method.eval_network()
+        # Evaluate, on every process, the BatchNorm statistics that rank 0 saves.
+        broadcast_buffers(self.method, self.env.dist)
+        record = {}
+        for split, loader in loaders.items():
+            scores = dict(self._network_scores(network, split, loader))
+            if self.method_maker is not None:
+                scores.update(evaluate_method(self.method, loader, self.method_maker, self.env.device,
+                                              self.env.config.speed, self.env.dist))
+            record.update({f"{split}/{k}": v for k, v in scores.items()})
+        return record
+
+    def train_step(self, images: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor,
+                   generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+        """One optimiser step on a loader batch (uint8 ``[B, 3, H, W]``, labels ``[B]``, data-set
+        indices ``[B]``): views, forward, summed loss, backward, step. Returns the logits on the
+        normal views ``[B, K]``, the weighted loss terms and their sum (device tensors)."""
+        device, speed = self.env.device, self.env.config.speed
+        images = images.to(device, non_blocking=True)
+        labels = labels.to(device, non_blocking=True)
+        batch = self.maker(images, labels, generator)._replace(indices=indices.to(device, non_blocking=True))
+        if speed.channels_last:
+            batch = batch._replace(views=to_channels_last_views(batch.views))
+        with autocast(device, speed):
+            logits, losses = self.train_model(batch)
+        total = torch.stack([v.float() for v in losses.values()]).sum()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return logits, losses, total
 
     def _network_scores(self, network: nn.Module, split: str, loader) -> dict[str, float]:
         """Test scores of the stage's network; a frozen one (a teacher-side stage's teacher)
@@ -140,19 +167,8 @@ class StageRunner:
         start = time.perf_counter()
         step = 0
         for step, (images, labels, indices) in enumerate(env.train_loader, 1):
-            images = images.to(device, non_blocking=True)
             labels = labels.to(device, non_blocking=True)
-            batch = self.maker(images, labels, generator)._replace(indices=indices.to(device, non_blocking=True))
-            if env.config.speed.channels_last:
-                batch = batch._replace(views=to_channels_last_views(batch.views))
-            with autocast(device, env.config.speed):
-                logits, losses = self.train_model(batch)
-            total = torch.stack([v.float() for v in losses.values()]).sum()
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(total).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-
+            logits, losses, total = self.train_step(images, labels, indices, generator)
             n = labels.shape[0]
             for name, value in losses.items():
                 meter.add(f"train/{name}", value.float(), n)

@@ -125,7 +125,7 @@ def test_help_documents_every_option(command, capsys):
             assert flag in text
         if command == "train" and action.option_strings:
             assert (action.dest in TRAIN_FLAGS or action.dest in TRAIN_SWITCHES
-                    or action.dest in ("recipe", "resume", "set", "print_config")), action.dest
+                    or action.dest in ("recipe", "resume", "set", "print_config", "estimate")), action.dest
 
 
 @pytest.mark.parametrize("raw, key", [

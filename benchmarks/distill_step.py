@@ -20,6 +20,7 @@ The teacher gets random weights (its values do not change the cost).
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import queue
 import resource
@@ -33,6 +34,7 @@ from torch import nn
 from sskd.config import config_from_dict, load_preset
 from sskd.data import make_views
 from sskd.engine.checkpoint import export_model
+from sskd.engine.runtime import to_channels_last_views
 from sskd.methods import MethodContext, build_method
 from sskd.models import build_model
 from sskd.rules import apply_rules
@@ -61,8 +63,11 @@ def measure(method_name: str, args, ckpt: Path, device: torch.device) -> tuple[f
     process's peak RSS over what it held before the method was built."""
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     method = build(method_name, args.teacher, args.student, ckpt, device)
+    if args.channels_last:
+        method = method.to(memory_format=torch.channels_last)
+    forward = method if args.compile_mode == "off" else torch.compile(method, mode=args.compile_mode)
     maker = make_views(method.views, mean=(0.5,) * 3, std=(0.25,) * 3, train=True)
-    opt = torch.optim.SGD(list(method.trainable_parameters()), lr=0.01, momentum=0.9)
+    opt = torch.optim.SGD(list(method.trainable_parameters()), lr=0.01, momentum=0.9, fused=device.type == "cuda")
     g = torch.Generator(device=device).manual_seed(0)
     images = torch.randint(0, 256, (args.batch, 3, 32, 32), dtype=torch.uint8, device=device)
     labels = torch.randint(0, NUM_CLASSES, (args.batch,), device=device)
@@ -72,8 +77,10 @@ def measure(method_name: str, args, ckpt: Path, device: torch.device) -> tuple[f
 
     def step():
         batch = maker(images, labels, g)._replace(indices=indices)
+        if args.channels_last:
+            batch = batch._replace(views=to_channels_last_views(batch.views))
         with amp:
-            _, losses = method.forward_train(batch)
+            _, losses = forward(batch)
         opt.zero_grad(set_to_none=True)
         torch.stack(list(losses.values())).sum().backward()
         opt.step()
@@ -125,9 +132,13 @@ def main() -> None:
     p.add_argument("--student", default="resnet8x4")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--iters", type=int, default=5)
-    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps first (compilation happens there)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--amp", choices=["none", "bf16"], default="none", help="bf16 autocast around the forward")
+    p.add_argument("--channels-last", action="store_true", help="networks and views in channels_last")
+    p.add_argument("--compile-mode", choices=["off", "default", "reduce-overhead", "max-autotune"], default="off",
+                   help="torch.compile the method's forward (reduce-overhead: CUDA graphs); default off")
+    p.add_argument("--json", type=Path, help="also write the numbers here")
     p.add_argument("--methods", nargs="+", default=["kd", "sskd"],
                    help="distill presets to time, or all (KD is always timed first, as the reference); "
                         "default kd sskd")
@@ -147,6 +158,12 @@ def main() -> None:
     print(f"  {'method':<8}{'views/s':>10}{'images/s':>10}{'step/KD':>9}{mem:>22}{'mem/KD':>8}")
     for name, (vps, ips, peak) in timed.items():
         print(f"  {name:<8}{vps:10.1f}{ips:10.1f}{kd_ips / ips:9.2f}{peak:18.0f} MiB{peak / kd_peak:8.2f}")
+    if args.json:
+        settings = {k: getattr(args, k) for k in ("teacher", "student", "batch", "amp", "channels_last",
+                                                   "compile_mode", "iters", "warmup")}
+        args.json.write_text(json.dumps({**settings, "device": str(device), "torch": torch.__version__,
+                                         "methods": {name: {"views_per_s": vps, "images_per_s": ips, "peak_mib": peak}
+                                                     for name, (vps, ips, peak) in timed.items()}}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -55,9 +55,12 @@ class StageEstimate:
             (self.epochs - 1) * self.eval_epoch_s
 
 
-def estimate_run(config: RunConfig, steps: int = 5, warmup: int = 2) -> list[StageEstimate]:
-    """Time ``steps`` training steps (after ``warmup``) and :data:`EVAL_BATCHES` evaluation
+def estimate_run(config: RunConfig, steps: int = 5, warmup: Optional[int] = None) -> list[StageEstimate]:
+    """Time ``steps`` training steps (after ``warmup``: default 2, or 5 with ``speed.compile``,
+    whose first calls compile and record CUDA graphs) and :data:`EVAL_BATCHES` evaluation
     batches of every stage of ``config`` on its device; returns one estimate per stage."""
+    if warmup is None:
+        warmup = 5 if config.speed.compile else 2
     if steps < 1 or warmup < 0:
         raise ValueError(f"estimate: need steps >= 1 and warmup >= 0, got steps={steps}, warmup={warmup}")
     apply_rules(config)

@@ -41,7 +41,9 @@ def frozen_forward(fn: Callable[[Tensor], Output], x: Tensor, rows: Optional[int
     Returns ``fn(x)`` as ordinary tensors (not inference tensors), rows in input order.
     """
     step = resolve_frozen_rows(rows, x.device) or x.shape[0]
-    with torch.inference_mode():
+    # Inside torch.compile, no_grad: the graph then holds the frozen pass too.
+    mode = torch.no_grad() if torch.compiler.is_compiling() else torch.inference_mode()
+    with mode:
         parts = [fn(x[start:start + step]) for start in range(0, x.shape[0], step)]
     return _concat(parts)
 

@@ -101,8 +101,8 @@ class SpeedConfig:
     backward) with ``compile_mode`` (``reduce-overhead``: CUDA graphs, which need static
     shapes: also set ``data.drop_last``); ``fused_optimizer``: one fused SGD/AdamW kernel
     per step on CUDA (ignored elsewhere); ``frozen_rows``: rows per forward pass of a
-    frozen network (teacher, its head or branches), ``None``: 64 on a CPU, the whole batch
-    on an accelerator, 0: the whole batch."""
+    frozen network (teacher, its head or branches) and of every network under evaluation,
+    ``None``: 64 on a CPU, the whole batch on an accelerator, 0: the whole batch."""
 
     amp: str = "none"
     channels_last: bool = False
@@ -268,6 +268,13 @@ class RunConfig:
         self.teacher.validate("teacher")
         self.speed.validate("speed")
         self.output.validate("output")
+        if self.speed.compile_mode != "default" and not self.speed.compile:
+            raise ConfigError(f"speed.compile_mode: {self.speed.compile_mode!r} applies to a compiled step; "
+                              f"also set speed.compile (--compile)")
+        if "cudagraphs" not in self.speed.compile_mode and self.speed.compile_mode != "default" \
+                and not self.data.drop_last:
+            raise ConfigError(f"speed.compile_mode: {self.speed.compile_mode!r} records CUDA graphs, which need "
+                              f"every batch the same size; also set data.drop_last (--drop-last)")
         if not self.stages:
             raise ConfigError("stages: a run needs at least one stage")
         names = [s.name for s in self.stages]

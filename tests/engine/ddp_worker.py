@@ -4,6 +4,7 @@ compute the same function of the same global batch: per-process BN statistics an
 per-process augmentation draws differ by design."""
 
 import sys
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -65,11 +66,17 @@ if __name__ == "__main__":
     out_dir, name, mode = sys.argv[1], sys.argv[2], (sys.argv[3] if len(sys.argv) > 3 else "run")
     if mode == "crash":
         crash_after_saving("s00-e0002")
+    if mode == "teacher":  # write a random TinyCNN teacher to out_dir/name
+        from sskd.engine.checkpoint import export_model
+
+        torch.manual_seed(0)
+        export_model(TinyCNN(10), Path(out_dir) / name, {"model": "test_tiny_cnn"})
+        sys.exit(0)
     if mode.startswith("kd="):  # a frozen teacher from this file, which DDP must leave alone
         train(config_from_dict({
             "model": {"name": "test_tiny_cnn"}, "device": "cpu", "seed": 3,
             "teacher": {"name": "test_tiny_cnn", "checkpoint": mode[3:]},
-            "data": {"name": "digits", "batch_size": 64, "drop_last": True},
+            "data": {"name": "digits", "batch_size": 64, "drop_last": True, "train_fraction": 0.3},
             "output": {"dir": out_dir, "name": name, "progress": "none", "tensorboard": False},
             "stages": [{"epochs": 1, "lr": 0.1, "milestones": [], "method": "kd"}],
         }))

@@ -86,14 +86,10 @@ def test_resume_under_torchrun_is_exact(tmp_path, two_process_run):
 def test_a_distilled_student_trains_under_torchrun_with_the_teacher_left_out_of_ddp(tmp_path):
     """The frozen teacher's parameters and buffers are ignored by DDP (neither synced nor
     broadcast); the run still trains and its checkpoint holds the teacher unchanged."""
-    sys.path.insert(0, str(Path(WORKER).parent))
-    from ddp_worker import TinyCNN
-
-    from sskd.engine.checkpoint import export_model
-
-    teacher = tmp_path / "teacher.safetensors"
-    torch.manual_seed(0)
-    export_model(TinyCNN(10), teacher, {"model": "test_tiny_cnn"})
+    teacher = tmp_path / "teacher.safetensors"  # written by the worker: its network is registered there only
+    made = subprocess.run([sys.executable, WORKER, str(tmp_path), teacher.name, "teacher"], capture_output=True,
+                          text=True, timeout=120, env=ENV)
+    assert made.returncode == 0, made.stderr[-2000:]
     result = torchrun(str(tmp_path), "kd", f"kd={teacher}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(records(tmp_path / "kd")) == 1

@@ -13,7 +13,7 @@ from sskd.engine.estimate import StageEstimate, duration, estimate_run, format_e
 
 def digits(tmp_path, stages, teacher=None, cache=False):
     raw = {"model": {"name": "resnet8"}, "device": "cpu",
-           "data": {"name": "digits", "batch_size": 128, "val_fraction": 0.1},
+           "data": {"name": "digits", "batch_size": 128, "val_fraction": 0.1, "train_fraction": 0.3},
            "output": {"dir": str(tmp_path / "runs"), "name": "run", "progress": "none",
                       "tensorboard": False, "cache": cache},
            "stages": stages}

@@ -12,15 +12,16 @@ from torch import nn
 import sskd.engine.trainer as trainer_module
 from sskd.config import ConfigError, config_from_dict
 from sskd.engine import train
+from sskd.engine.data import prepare_data
 from sskd.engine.optim import build_optimizer
 from sskd.engine.trainer import StageRunner, frozen_state_names
 
 from distill_helpers import built_method, method_context, random_views
 
 
-def digits_config(tmp_path, stages, progress="none", teacher=None, log_every=20):
+def digits_config(tmp_path, stages, progress="none", teacher=None, log_every=20, train_fraction=0.25):
     raw = {"model": {"name": "resnet8"}, "device": "cpu",
-           "data": {"name": "digits", "batch_size": 128, "eval_batch_size": 256},
+           "data": {"name": "digits", "batch_size": 128, "eval_batch_size": 256, "train_fraction": train_fraction},
            "output": {"dir": str(tmp_path), "name": "run", "progress": progress, "tensorboard": False,
                       "log_every": log_every, "cache": False},
            "stages": stages}
@@ -45,7 +46,7 @@ def evaluations(monkeypatch):
 
 def test_a_frozen_teacher_is_evaluated_once_per_stage_a_trained_network_every_epoch(
         tmp_path, teacher_file, evaluations):
-    stages = [{"name": "head", "method": "sskd_teacher_head", "epochs": 3, "lr": 0.05},
+    stages = [{"name": "head", "method": "sskd_teacher_head", "epochs": 3, "lr": 0.05, "milestones": []},
               {"name": "student", "method": "sskd", "epochs": 2, "lr": 0.05}]
     train(digits_config(tmp_path, stages, teacher=teacher_file))
     teacher_evals = [n for n in evaluations if n.num_classes == 10 and not n.training and
@@ -72,10 +73,9 @@ def test_host_syncs_once_per_logging_interval_and_never_mid_epoch_without_progre
     original = StageRunner._stop_if_nonfinite
     monkeypatch.setattr(StageRunner, "_stop_if_nonfinite",
                         lambda self, *a: calls.append(1) or original(self, *a))
-    # digits: 1797 images, 1797 - 360 test = 1437 train -> 12 batches of 128; at log_every 2: 6 syncs
-    config = digits_config(tmp_path, [{"epochs": 1}], progress=progress, log_every=log_every)
+    config = digits_config(tmp_path, [{"epochs": 1}], progress=progress, log_every=log_every, train_fraction=1.0)
     train(config)
-    steps = -(-1437 // 128)
+    steps = -(-len(prepare_data(config.data, config.seed).train) // 128)
     expected = {1: 1, 3: steps // log_every + (steps % log_every > 0)}[checks]
     assert len(calls) == expected
 
@@ -137,3 +137,13 @@ def test_retrieval_accuracy_matches_a_pass_per_group(teacher_file):
             rows += targets.numel()
     got = pretext_top1(task, net, head, batch, group=4, frozen_rows=7).item()
     assert got == pytest.approx(100.0 * correct / rows)
+
+
+@pytest.mark.parametrize("speed, data, message", [
+    ({"compile_mode": "reduce-overhead"}, {}, "applies to a compiled step; also set speed.compile"),
+    ({"compile": True, "compile_mode": "max-autotune"}, {}, "need every batch the same size; also set data.drop_last"),
+])
+def test_cuda_graphs_are_refused_where_they_cannot_work(speed, data, message):
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict({"speed": speed, "data": data}).validate()
+    config_from_dict({"speed": {**speed, "compile": True}, "data": {"drop_last": True}}).validate()

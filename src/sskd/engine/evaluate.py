@@ -14,6 +14,7 @@ from sskd.engine.distributed import DistInfo
 from sskd.engine.meter import DeviceMeter, topk_correct
 from sskd.data.registry import FOLDER_DATASETS
 from sskd.engine.runtime import autocast, to_channels_last_views
+from sskd.methods.frozen import frozen_forward
 
 
 @torch.inference_mode()
@@ -34,7 +35,7 @@ def evaluate(network: nn.Module, loader: Iterable, maker: ViewMaker, device: tor
         if speed.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast(device, speed):
-            logits = network(x).logits
+            logits = frozen_forward(lambda rows: network(rows).logits, x, speed.frozen_rows)
         logits = logits.float()
         n = labels.shape[0]
         top1, top5 = topk_correct(logits, labels)

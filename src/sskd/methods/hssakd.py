@@ -90,7 +90,7 @@ class HSSAKD(Method):
         return normal, losses
 
     def eval_metrics(self, batch: MultiViewBatch) -> dict[str, Tensor]:
-        return branch_accuracies(self.student, self.branches, batch, "student_")
+        return branch_accuracies(self.student, self.branches, batch, "student_", self.frozen_rows)
 
     def eval_network(self) -> nn.Module:
         return self.student

@@ -64,7 +64,7 @@ class HSSAKDJoint(Method):
         return normal, losses
 
     def eval_metrics(self, batch: MultiViewBatch) -> dict[str, Tensor]:
-        return branch_accuracies(self.student, self.branches, batch, "")
+        return branch_accuracies(self.student, self.branches, batch, "", self.frozen_rows)
 
     def eval_network(self) -> nn.Module:
         return self.student

@@ -14,13 +14,14 @@ flattened image-major to one pass over ``4B`` rows); auxiliary branches
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 from torch import Tensor, nn
 
 from sskd.data.views import MultiViewBatch, flatten_views, joint_labels, unflatten_views
 from sskd.losses import class_logits_from_joint
 from sskd.methods.base import MethodContext
+from sskd.methods.frozen import frozen_forward
 from sskd.methods.student import student_network
 from sskd.models.branches import build_branches
 
@@ -53,11 +54,13 @@ def top1(logits: Tensor, targets: Tensor) -> Tensor:
 
 
 def branch_accuracies(backbone: nn.Module, branches: nn.Module, batch: MultiViewBatch,
-                      prefix: str) -> dict[str, Tensor]:
+                      prefix: str, frozen_rows: Optional[int] = None) -> dict[str, Tensor]:
     """Per branch ``l`` (1-based) on a test batch: ``<prefix>ss_top1_b<l>``, top-1 over the
     joint labels on all views, and ``<prefix>cls_top1_b<l>``, top-1 of the class logits
-    summed over the rotation slots (HSSAKD.md §1.3). Percentages as 0-dim device tensors."""
-    _, aux_logits = forward_branches(backbone, branches, flatten_views(batch.views))
+    summed over the rotation slots (HSSAKD.md §1.3). Percentages as 0-dim device tensors.
+    The networks (in eval mode) run in ``frozen_rows`` chunks."""
+    _, aux_logits = frozen_forward(lambda rows: forward_branches(backbone, branches, rows),
+                                   flatten_views(batch.views), frozen_rows)
     targets = joint_targets(batch)
     labels = batch.labels.repeat_interleave(batch.views.shape[1])
     metrics = {}

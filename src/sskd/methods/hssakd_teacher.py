@@ -51,7 +51,7 @@ class HSSAKDTeacher(Method):
                 {"joint_ce": joint_cross_entropy(aux, joint_targets(batch))})
 
     def eval_metrics(self, batch: MultiViewBatch) -> dict[str, Tensor]:
-        return branch_accuracies(self.teacher, self.branches, batch, "teacher_")
+        return branch_accuracies(self.teacher, self.branches, batch, "teacher_", self.frozen_rows)
 
     def eval_network(self) -> nn.Module:
         return self.teacher

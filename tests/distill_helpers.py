@@ -58,3 +58,24 @@ def train_steps(method, batch, term, keys, steps=4, **sgd):
         opt.step()
     assert all(torch.isfinite(torch.tensor(values))), values
     return values
+
+
+def assert_term_follows(method, batch, term, expected, steps=3, after_backward=None):
+    """``steps`` SGD steps (lr 0.05) of ``method`` on ``batch``; at each, the losses are
+    ``{"ce", term}`` and ``losses[term]`` equals ``expected(x)`` (rel 1e-4), computed without
+    gradient from the normal views ``x``. ``after_backward()`` runs after each backward."""
+    import pytest
+
+    opt = torch.optim.SGD(list(method.trainable_parameters()), lr=0.05)
+    x = batch.views[:, 0]
+    for _ in range(steps):
+        _, losses = method.forward_train(batch)
+        assert set(losses) == {"ce", term} and torch.isfinite(losses[term])
+        with torch.no_grad():
+            want = expected(x)
+        assert losses[term].item() == pytest.approx(want.item(), rel=1e-4)
+        opt.zero_grad()
+        sum(losses.values()).backward()
+        if after_backward is not None:
+            after_backward()
+        opt.step()

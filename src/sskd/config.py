@@ -90,6 +90,8 @@ class TeacherConfig:
 
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+#: The torch.compile modes that record CUDA graphs (static shapes only).
+CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 
 
 @dataclass
@@ -271,8 +273,7 @@ class RunConfig:
         if self.speed.compile_mode != "default" and not self.speed.compile:
             raise ConfigError(f"speed.compile_mode: {self.speed.compile_mode!r} applies to a compiled step; "
                               f"also set speed.compile (--compile)")
-        if "cudagraphs" not in self.speed.compile_mode and self.speed.compile_mode != "default" \
-                and not self.data.drop_last:
+        if self.speed.compile_mode in CUDA_GRAPH_MODES and not self.data.drop_last:
             raise ConfigError(f"speed.compile_mode: {self.speed.compile_mode!r} records CUDA graphs, which need "
                               f"every batch the same size; also set data.drop_last (--drop-last)")
         if not self.stages:

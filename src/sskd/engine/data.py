@@ -64,6 +64,16 @@ def folder_problem(data: RunData, cfg: DataConfig) -> Optional[str]:
     return None
 
 
+def run_loaders(data: RunData, cfg: DataConfig, device: torch.device, info: DistInfo):
+    """``(training batches, {split: evaluation loader})`` of a run: ``test``, and ``val`` when
+    held out. The training order comes from ``set_epoch`` alone (seed 0), so a stage with its
+    own seed sees the same batches whatever the run's seed."""
+    loaders = {"test": eval_loader(data.test, cfg, device, info)}
+    if data.val is not None:
+        loaders["val"] = eval_loader(data.val, cfg, device, info)
+    return train_loader(data.train, cfg, 0, device, info), loaders
+
+
 def crop_padding(train) -> int:
     """Padding of the training crops: CIFAR-style pad-4 crops for in-memory sets; none for
     image folders, whose loader already random-resize-crops (HSSAKD.md §1.2)."""

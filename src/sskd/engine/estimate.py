@@ -21,13 +21,13 @@ from torch import nn
 
 from sskd.config import RunConfig
 from sskd.engine.cached_stage import CachedStage
-from sskd.engine.data import crop_padding, eval_loader, prepare_data, train_loader
+from sskd.engine.data import crop_padding, prepare_data, run_loaders
 from sskd.engine.distributed import DistInfo
 from sskd.engine.preflight import preflight
 from sskd.engine.progress import Progress
-from sskd.engine.runtime import resolve_device, seed_everything, setup_runtime, stage_build_seed
+from sskd.engine.run import build_stage_method
+from sskd.engine.runtime import resolve_device, seed_everything, setup_runtime
 from sskd.engine.trainer import StageEnv, StageRunner
-from sskd.methods import MethodContext, build_method
 from sskd.rules import apply_rules
 
 #: Evaluation batches timed per split (the time is scaled to the whole split).
@@ -71,19 +71,11 @@ def estimate_run(config: RunConfig, steps: int = 5, warmup: Optional[int] = None
     seed_everything(config.seed)
     dist = DistInfo()
     data = prepare_data(config.data, config.seed)
-    loaders = {"test": eval_loader(data.test, config.data, device, dist)}
-    if data.val is not None:
-        loaders["val"] = eval_loader(data.val, config.data, device, dist)
-    batches = train_loader(data.train, config.data, 0, device, dist)
+    batches, loaders = run_loaders(data, config.data, device, dist)
     networks = nn.ModuleDict()
     estimates = []
     for k, stage in enumerate(config.stages):
-        seed_everything(stage_build_seed(config.stage_seed(k), k))
-        context = MethodContext(config, stage, data.info.num_classes, networks,
-                                image_size=data.info.image_size, train_labels=data.train.labels)
-        method = build_method(context, f"stages[{k}]").to(device)
-        if config.speed.channels_last:
-            method = method.to(memory_format=torch.channels_last)
+        method = build_stage_method(config, k, networks, data, device)
         cached = CachedStage.find(config, k, method, dist, data, lookup=True)
         env = StageEnv(config, k, device, dist, batches, loaders, data.info.mean, data.info.std,
                        crop_padding(data.train), Progress("none", enabled=False))

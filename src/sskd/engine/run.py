@@ -69,12 +69,7 @@ def _train(config, run_dir, resume, stream, dist) -> dict[str, Any]:
 def _run_stage(run: RunState, k: int) -> None:
     """Build stage ``k``'s method (its networks join the run's), then skip, reuse or train it."""
     config, stage = run.config, run.config.stages[k]
-    seed_everything(stage_build_seed(config.stage_seed(k), k))
-    context = MethodContext(config, stage, run.data.info.num_classes, run.networks,
-                            image_size=run.data.info.image_size, train_labels=run.data.train.labels)
-    method = build_method(context, f"stages[{k}]").to(run.device)
-    if config.speed.channels_last:
-        method = method.to(memory_format=torch.channels_last)
+    method = build_stage_method(config, k, run.networks, run.data, run.device)
     _check_checkpointed(method, run.networks, stage.method)
     if run.resume_from is not None and run.resume_from.finished(k):
         return  # finished before the checkpoint, which holds its networks' weights
@@ -84,6 +79,19 @@ def _run_stage(run: RunState, k: int) -> None:
         _reuse_cached(run, k, method, cached)
     else:
         _train_stage(run, k, method, cached)
+
+
+def build_stage_method(config: RunConfig, k: int, networks: nn.ModuleDict, data, device: torch.device) -> Method:
+    """Stage ``k``'s method on ``device`` (channels_last if asked), its networks joining
+    ``networks``, built from the stage's own seed so that a resumed run builds the same ones.
+    ``data`` is the run's :class:`~sskd.engine.data.RunData`."""
+    seed_everything(stage_build_seed(config.stage_seed(k), k))
+    context = MethodContext(config, config.stages[k], data.info.num_classes, networks,
+                            image_size=data.info.image_size, train_labels=data.train.labels)
+    method = build_method(context, f"stages[{k}]").to(device)
+    if config.speed.channels_last:
+        method = method.to(memory_format=torch.channels_last)
+    return method
 
 
 def _reuse_cached(run: RunState, k: int, method: Method, cached: CachedStage) -> None:

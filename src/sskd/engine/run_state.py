@@ -13,7 +13,7 @@ from torch import nn
 from sskd.config import RunConfig
 from sskd.data.dataset import DatasetFormatError
 from sskd.engine.checkpoint import CheckpointStore
-from sskd.engine.data import RunData, crop_padding, eval_loader, folder_problem, prepare_data, train_loader
+from sskd.engine.data import RunData, crop_padding, folder_problem, prepare_data, run_loaders
 from sskd.engine.distributed import DistInfo, broadcast_object
 from sskd.engine.progress import Progress
 from sskd.engine.resume import ResumePoint
@@ -73,12 +73,7 @@ class RunState:
         if records_dir is not None and resume and resume_from is None:
             records_dir.truncate_metrics(0)
             progress.message(f"{path} has no checkpoint yet: starting it over from its config")
-        loaders = {"test": eval_loader(data.test, config.data, device, dist)}
-        if data.val is not None:
-            loaders["val"] = eval_loader(data.val, config.data, device, dist)
-        # Seed 0: each epoch's order comes from set_epoch(stage_epoch_seed(stage seed, ...)) alone,
-        # so a stage with its own seed sees the same batches whatever the run's seed.
-        train_batches = train_loader(data.train, config.data, 0, device, dist)
+        train_batches, loaders = run_loaders(data, config.data, device, dist)
         run = cls(config, dist, device, path, store, data, records_dir, progress, loaders, train_batches,
                   resume_from)
         if resume_from is not None:  # what the summary says about stages finished before the checkpoint

@@ -89,29 +89,20 @@ def evaluate_checkpoint(checkpoint: str, model: str | None = None, dataset: str 
     set come from its metadata), or any ``.safetensors``/``.pth`` state dict — including
     the original codebases' checkpoints — together with ``model``.
     """
-    from pathlib import Path
-
     from sskd.data import load_dataset, make_loader, make_views
-    from sskd.engine.checkpoint import CheckpointError, load_pretrained, read_export_metadata
+    from sskd.engine.checkpoint import CheckpointError
     from sskd.engine.distributed import DistInfo
     from sskd.engine.runtime import resolve_device, setup_runtime
-    from sskd.models import build_model
+    from sskd.engine.saved_network import locate_saved_network
 
-    path = Path(checkpoint)
-    if path.is_dir():
-        path = path / "model.safetensors"
-    meta = read_export_metadata(path) if path.suffix == ".safetensors" and path.is_file() else {}
-    model = model or meta.get("model")
-    dataset = dataset or meta.get("dataset")
-    if model is None:
-        raise CheckpointError(f"{path}: the checkpoint does not name its model; pass --model")
-    if dataset is None:
+    saved = locate_saved_network(checkpoint, model=model, dataset=dataset)
+    path, meta = saved.path, saved.meta
+    if saved.dataset is None:
         raise CheckpointError(f"{path}: the checkpoint does not name its data set; pass --dataset")
+    dataset = saved.dataset
     size = {"image_size": meta["image_size"]} if dataset in FOLDER_DATASETS and "image_size" in meta else {}
     data = load_dataset(dataset, root=data_root, split=split, **size)
-    classes = num_classes or meta.get("num_classes") or data.info.num_classes
-    network = build_model(model, num_classes=classes, **meta.get("model_args", {}))
-    load_pretrained(network, path, model)
+    network = saved.build(num_classes or meta.get("num_classes") or data.info.num_classes)
     speed = SpeedConfig(amp=amp)
     dev = resolve_device(device)
     setup_runtime(speed, dev)
@@ -119,5 +110,5 @@ def evaluate_checkpoint(checkpoint: str, model: str | None = None, dataset: str 
     maker = make_views("standard", mean=data.info.mean, std=data.info.std, train=False)
     loader = make_loader(data, batch_size, shuffle=False, seed=0, pin_memory=dev.type == "cuda")
     scores = evaluate(network, loader, maker, dev, speed, DistInfo())
-    return {"checkpoint": str(path), "model": model, "dataset": dataset, "split": split,
+    return {"checkpoint": str(path), "model": saved.model, "dataset": dataset, "split": split,
             "images": len(data), **scores}

@@ -466,7 +466,8 @@ def _read_yaml(path: Path) -> dict:
 def apply_override(raw: dict, assignment: str) -> dict:
     """Apply ``"a.b.c=value"`` (value parsed as YAML) to the nested dict ``raw`` in place.
 
-    ``stages.N.key`` addresses stage N; ``stages.-1.key`` the last stage.
+    ``stages.NAME.key`` addresses the stage named NAME, ``stages.N.key`` stage N and
+    ``stages.-1.key`` the last stage.
     """
     if "=" not in assignment:
         raise ConfigError(f"override {assignment!r}: expected key=value")
@@ -497,10 +498,16 @@ def apply_override(raw: dict, assignment: str) -> dict:
 
 
 def _index(items: list, text: str, where: str) -> int:
+    """Position of the stage named ``text`` (``stages.student``), or index ``text`` (``stages.-1``)."""
+    names = [item.get("name") if isinstance(item, dict) else None for item in items]
+    if text in names:
+        return names.index(text)
     try:
         idx = int(text)
     except ValueError:
-        raise ConfigError(f"{where}: expected a stage index, got {text!r}") from None
+        known = ", ".join(repr(n) for n in names if n is not None)
+        raise ConfigError(f"{where}: no stage named {text!r} (stages: {known or 'unnamed'}); "
+                          f"give a stage name or index") from None
     if not -len(items) <= idx < len(items):
         raise ConfigError(f"{where}: index {idx} out of range for {len(items)} stage(s)")
     return idx

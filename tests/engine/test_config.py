@@ -91,3 +91,13 @@ def test_a_stage_seed_overrides_the_run_seed_for_that_stage_only():
     assert [config.stage_seed(0), config.stage_seed(1)] == [0, 7]
     with pytest.raises(ConfigError, match=r"stages\[1\]\.seed: must be >= 0"):
         config_from_dict({"stages": [{"name": "a"}, {"name": "b", "seed": -1}]})
+
+
+def test_override_reaches_a_stage_by_name():
+    raw = {"stages": [{"name": "teacher_head", "epochs": 60}, {"name": "student", "epochs": 240}]}
+    apply_override(raw, "stages.student.epochs=3")
+    apply_override(raw, "stages.teacher_head.args.task=rotation")
+    assert raw["stages"] == [{"name": "teacher_head", "epochs": 60, "args": {"task": "rotation"}},
+                             {"name": "student", "epochs": 3}]
+    with pytest.raises(ConfigError, match="no stage named 'studnet'.*'teacher_head', 'student'"):
+        apply_override(raw, "stages.studnet.epochs=3")

@@ -3,7 +3,7 @@
 import pytest
 
 from sskd.config import ConfigError
-from sskd.experiments.demo import all_rows, row_label, row_stages
+from sskd.experiments.rows import all_rows, row_label, row_stages
 
 
 @pytest.mark.parametrize("name,label", [("kd", "KD"), ("SSKD", "SSKD"), ("fitnet", "FitNet"),

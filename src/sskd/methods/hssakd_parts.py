@@ -14,7 +14,7 @@ flattened image-major to one pass over ``4B`` rows); auxiliary branches
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from torch import Tensor, nn
 
@@ -40,12 +40,18 @@ def normal_rows(x: Tensor, num_views: int) -> Tensor:
     return unflatten_views(x, num_views)[:, 0]
 
 
-def forward_branches(backbone: nn.Module, branches: nn.Module, x: Tensor,
-                     detach: bool = False) -> tuple[Tensor, list[Tensor]]:
+def forward_branches(backbone: nn.Module, branches: nn.Module, x: Tensor, detach: bool = False,
+                     which: Optional[Sequence[int]] = None) -> tuple[Tensor, list[Tensor]]:
     """``x [N, C, H, W]`` → final logits ``[N, K]`` and one ``[N, 4K]`` joint-logit tensor
-    per branch (``detach``: the branches read detached taps)."""
+    per branch (``detach``: the branches read detached taps). ``which``: the 0-based
+    branches to run, in that order (``None``: all; ``[]``: none, the backbone alone)."""
     out = backbone(x, preact=branches.needs_preact)
-    return out.logits, branches(out, detach=detach)
+    if which is None:
+        return out.logits, branches(out, detach=detach)
+    if not which:
+        return out.logits, []
+    taps = branches.taps(out)
+    return out.logits, [branches.branches[i](taps[i].detach() if detach else taps[i]) for i in which]
 
 
 def top1(logits: Tensor, targets: Tensor) -> Tensor:

@@ -8,6 +8,11 @@
   teacher–student similarity of SSKD Table 6 and the ``sskd similarity`` subcommand.
 - :mod:`~sskd.analysis.tsne`, :mod:`~sskd.analysis.tsne_command`: the t-SNE figure of
   SSKD Fig. 3a and the ``sskd tsne`` subcommand.
+- :mod:`~sskd.analysis.linear_probe`, :mod:`~sskd.analysis.probe_command`: the linear-probe
+  transfer of HSSAKD §6.6 and the ``sskd probe`` subcommand.
+- :mod:`~sskd.analysis.report`, :mod:`~sskd.analysis.report_markdown`,
+  :mod:`~sskd.analysis.report_plots`, :mod:`~sskd.analysis.report_command`: an experiment
+  folder's report (``sskd report``).
 
 Nothing is imported here: each module loads its own dependencies.
 """

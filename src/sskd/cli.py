@@ -332,6 +332,18 @@ def build_parser() -> argparse.ArgumentParser:
     from sskd.export.command import add_parser as add_export_parser
 
     add_export_parser(sub)
+    from sskd.experiments.command import add_parser as add_experiment_parser
+
+    add_experiment_parser(sub)
+    from sskd.analysis.probe_command import add_parser as add_probe_parser
+    from sskd.analysis.report_command import add_parser as add_report_parser
+    from sskd.analysis.similarity_command import add_parser as add_similarity_parser
+    from sskd.analysis.tsne_command import add_parser as add_tsne_parser
+
+    add_similarity_parser(sub)
+    add_tsne_parser(sub)
+    add_probe_parser(sub)
+    add_report_parser(sub)
     sub.add_parser("models", help="list the model zoo").set_defaults(func=cmd_models)
     sub.add_parser("datasets", help="list the data sets that can be read").set_defaults(func=cmd_datasets)
     sub.add_parser("recipes", help="list the recipes shipped with sskd, by paper table").set_defaults(func=cmd_recipes)

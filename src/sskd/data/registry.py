@@ -19,7 +19,7 @@ from sskd.data.digits import digits_info, load_digits
 from sskd.data.stl10 import load_stl10, stl10_info
 from sskd.data.svhn import load_svhn, svhn_info
 
-__all__ = ["FOLDER_DATASETS", "load_dataset", "dataset_info", "list_datasets", "UnknownDatasetError"]
+__all__ = ["FOLDER_DATASETS", "load_dataset", "dataset_info", "list_datasets", "UnknownDatasetError", "canonical_dataset"]
 
 _ARRAY_LOADERS = {
     "cifar100": (load_cifar100, cifar100_info),
@@ -47,7 +47,8 @@ def list_datasets() -> list[str]:
     return sorted([*_ARRAY_LOADERS, *FOLDER_DATASETS])
 
 
-def _canonical(name: str) -> str:
+def canonical_dataset(name: str) -> str:
+    """The registered name of data set ``name`` (aliases resolved); unknown names list the valid ones."""
     key = str(name).strip().lower()
     key = DATASET_ALIASES.get(key, key)
     if key not in list_datasets():
@@ -70,7 +71,7 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, split: str = 
     the training labels; without ``root/train`` a split numbers its own class folders. For
     "imagenet", split "test" reads the folder ``val``. "digits" is embedded and ignores ``root``.
     """
-    key = _canonical(name)
+    key = canonical_dataset(name)
     if root is None and key not in _NEEDS_NO_ROOT:
         raise ValueError(
             f"data set {key!r} is read from local files: pass root=<folder holding the {key} files>"
@@ -92,7 +93,7 @@ def dataset_info(name: str, root: str | os.PathLike | None = None, **kwargs) -> 
     error. ``image_size`` (default 224), ``mean`` and ``std`` may be passed for folder data sets.
     CIFAR-100 class names are only known once the ``meta`` file is read, so they are empty here.
     """
-    key = _canonical(name)
+    key = canonical_dataset(name)
     if key in _ARRAY_LOADERS:
         return _ARRAY_LOADERS[key][1]()
     classes: tuple[str, ...] = ()

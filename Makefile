@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-all demo clean
+.PHONY: install test test-all demo report clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ test-all: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/sskd demo --out-dir runs/demo/$$(date +%Y%m%d-%H%M%S)
+
+# The papers' few-shot, noisy-label, similarity and t-SNE experiments on digits, then the
+# report (runs/digits_paper/report/report.md); run it again to resume.
+report: $(STAMP)
+	$(VENV)/bin/sskd experiment --recipe digits_paper --out runs/digits_paper
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -135,8 +135,15 @@ def commands(exp: Experiment) -> list[str]:
     groups.append(("Other cells", [c for c in exp.cells if id(c) not in grouped]))
     out = ["## Commands", "", f"Every number above comes from one of these commands; they run from the "
            f"experiment folder (`{exp.path.name}`, the folder holding plan.json), in this order.", ""]
+    first_of: dict = {}
     for title, cells in groups:
-        lines = [f"# {c.name}{'' if c.finished else ' (not finished)'}\n{c.command}" for c in cells]
+        lines = []
+        for c in cells:
+            if c.run_dir in first_of:  # a run shared with an earlier cell is listed once
+                lines.append(f"# {c.name}: the run of {first_of[c.run_dir]}")
+                continue
+            first_of[c.run_dir] = c.name
+            lines.append(f"# {c.name}{'' if c.finished else ' (not finished)'}\n{c.command}")
         out += [f"### {title}", "", "```sh", *lines, "```", ""] if lines else []
     lines = [f"# {a.name}{'' if a.done else ' (not run)'}\n{a.command}" for a in exp.analyses]
     out += ["### Analyses", "", "```sh", *lines, "```", ""] if lines else []

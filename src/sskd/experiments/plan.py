@@ -22,7 +22,7 @@ import copy
 import json
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from sskd.config import apply_override, config_from_dict
 from sskd.experiments.rows import method_needs_teacher, method_stages, row_stages
@@ -104,11 +104,11 @@ def plan_experiment(spec: ExperimentSpec) -> Plan:
     teachers: dict[str, Cell] = {}
     for grid in spec.grids:
         for pair in grid.pairs:
-            teacher_cell = _teacher_cell(spec, pair, teachers, cells, configs)
             for method in grid.methods:
                 for setting in grid.sweep.settings:
                     for seed in grid.seeds:
-                        cell, raw = _student_cell(spec, grid, pair, method, setting, seed, teacher_cell)
+                        cell, raw = _student_cell(spec, grid, pair, method, setting, seed,
+                                                  lambda: _teacher_cell(spec, pair, teachers, cells, configs))
                         signature = json.dumps(_checked(raw, cell.name), sort_keys=True, default=str)
                         if signature in by_config:  # the same run as an earlier cell
                             earlier = next(c for c in cells if c.run_dir == by_config[signature])
@@ -118,10 +118,17 @@ def plan_experiment(spec: ExperimentSpec) -> Plan:
                             configs[cell.run_dir] = raw
                         cells.append(cell)
     _order_shared_stages(cells, configs)
-    return Plan(spec=spec, cells=cells, configs=configs, analyses=_analyses(spec, cells, teachers))
+    teacher_of = {}
+    for grid in spec.grids:
+        for pair in grid.pairs:
+            source = pair.teacher_checkpoint or (teachers[pair.teacher].run_dir if pair.teacher in teachers else None)
+            teacher_of.update({c.name: source for c in cells if c.grid == grid.name and c.pair == pair.name})
+    return Plan(spec=spec, cells=cells, configs=configs,
+                analyses=_analyses(spec, cells, list(teachers.values()), teacher_of))
 
 
 def _teacher_cell(spec: ExperimentSpec, pair: Pair, teachers: dict, cells: list, configs: dict) -> Optional[Cell]:
+    """The run that trains ``pair``'s teacher (made on first use), or ``None`` for a checkpoint."""
     if pair.teacher_checkpoint is not None:
         return None
     if pair.teacher in teachers:
@@ -142,7 +149,7 @@ def _teacher_cell(spec: ExperimentSpec, pair: Pair, teachers: dict, cells: list,
 
 
 def _student_cell(spec: ExperimentSpec, grid: Grid, pair: Pair, method: str, setting: Setting, seed: int,
-                  teacher_cell: Optional[Cell]) -> tuple[Cell, dict]:
+                  teacher_cell: Callable[[], Optional[Cell]]) -> tuple[Cell, dict]:
     name = _slug(f"{grid.name}.{pair.name}.{method}.{setting.label}.s{seed}")
     if spec.epochs:
         stages = row_stages(method, spec.epochs["before"], spec.epochs["student"])
@@ -151,9 +158,10 @@ def _student_cell(spec: ExperimentSpec, grid: Grid, pair: Pair, method: str, set
     raw = _run_config(spec.base, name, pair.student, seed, stages)
     after = []
     if method_needs_teacher(stages):
-        checkpoint = pair.teacher_checkpoint or f"{teacher_cell.run_dir}/model.safetensors"
+        teacher = teacher_cell()
+        checkpoint = pair.teacher_checkpoint or f"{teacher.run_dir}/model.safetensors"
         raw["teacher"] = {**raw.get("teacher", {}), "name": pair.teacher, "checkpoint": checkpoint}
-        after = [teacher_cell.name] if teacher_cell else []
+        after = [teacher.name] if teacher else []
     _apply(raw, grid.overrides, name)
     _apply(raw, setting.overrides, name)
     cell = Cell(name=name, kind="student", grid=grid.name, pair=pair.name, model=pair.student,
@@ -219,31 +227,30 @@ def _order_shared_stages(cells: list[Cell], configs: dict[str, dict]) -> None:
         first.setdefault(key, cell)
 
 
-def _analyses(spec: ExperimentSpec, cells: list[Cell], teachers: dict[str, Cell]) -> list[Analysis]:
+def _analyses(spec: ExperimentSpec, cells: list[Cell], teachers: list[Cell],
+              teacher_of: dict[str, Optional[str]]) -> list[Analysis]:
+    """``teacher_of``: each student cell's teacher, a teacher run directory or a checkpoint."""
     analyses: list[Analysis] = []
     root = spec.base.get("data", {}).get("root")
     data_root = f" --data-root {root}" if root else ""
-    reference = [c for c in cells if c.kind == "student" and _at_reference(spec, c)]
+    reference = _unique([c for c in cells if c.kind == "student" and _at_reference(spec, c)])
+    teacher_names = {t.run_dir: t.name for t in teachers}
     if "similarity" in spec.analyses:
         body = spec.analyses["similarity"]
         temperatures = " ".join(f"{t:g}" for t in body.get("temperatures", [1, 4]))
         representation = body.get("representation", "pooled")
-        for cell in _unique(reference):
-            teacher = teachers.get(cell.teacher)
-            if teacher is None:
-                continue
+        for cell in (c for c in reference if teacher_of.get(c.name)):
+            teacher = teacher_of[cell.name]
             output = f"analysis/similarity/{_stem(cell)}.json"
             analyses.append(Analysis(
                 name=f"similarity.{_stem(cell)}", kind="similarity", cell=cell.name, output=output,
-                command=(f"sskd similarity {teacher.run_dir} {cell.run_dir}{data_root} --temperatures "
+                command=(f"sskd similarity {teacher} {cell.run_dir}{data_root} --temperatures "
                          f"{temperatures} --representation {representation} --json {output}"),
-                after=[cell.name, teacher.name]))
+                after=[cell.name] + ([teacher_names[teacher]] if teacher in teacher_names else [])))
     if "tsne" in spec.analyses:
         body = spec.analyses["tsne"]
-        seeds = body.get("seeds", [0])
         classes = "".join(f" {c}" for c in body.get("classes", []))
-        chosen = list(teachers.values()) + [c for c in _unique(reference) if c.seed in seeds]
-        for cell in chosen:
+        for cell in teachers + [c for c in reference if c.seed in body.get("seeds", [0])]:
             output = f"analysis/tsne/{_stem(cell)}.png"
             analyses.append(Analysis(
                 name=f"tsne.{_stem(cell)}", kind="tsne", cell=cell.name, output=output.replace(".png", ".json"),
@@ -252,17 +259,19 @@ def _analyses(spec: ExperimentSpec, cells: list[Cell], teachers: dict[str, Cell]
                 after=[cell.name]))
     if "probe" in spec.analyses:
         body = spec.analyses["probe"]
-        seeds = body.get("seeds", [0])
+        epochs = body.get("epochs", 100)
+        milestones = " ".join(str(m) for m in dict.fromkeys(round(epochs * f) for f in (0.3, 0.6, 0.9))
+                              if 0 < m < epochs)
         for target in body.get("datasets", []):
             dataset, root = target["name"], target.get("root")
-            for cell in (c for c in _unique(reference) if c.seed in seeds):
+            for cell in (c for c in reference if c.seed in body.get("seeds", [0])):
                 output = f"analysis/probe/{_stem(cell)}.{dataset}.json"
                 analyses.append(Analysis(
                     name=f"probe.{_stem(cell)}.{dataset}", kind="probe", cell=cell.name, output=output,
                     dataset=dataset,
                     command=(f"sskd probe {cell.run_dir} --dataset {dataset}"
                              + (f" --data-root {root}" if root else "")
-                             + f" --epochs {body.get('epochs', 100)}"
+                             + f" --epochs {epochs} --milestones {milestones}"
                              + ("" if body.get("augment", True) else " --no-augment") + f" --json {output}"),
                     after=[cell.name]))
     return analyses

@@ -40,7 +40,7 @@ def pending_jobs(exp_dir: Path, plan: Plan) -> list[Job]:
     jobs = [Job(c.run_dir, cell_argv(exp_dir, c), [key_of[n] for n in c.after])
             for c in plan.unique_cells() if run_state(exp_dir, c.run_dir) != FINISHED]
     jobs += [Job(a.output, shlex.split(a.command)[1:], [key_of[n] for n in a.after])
-             for a in plan.analyses if not analysis_done(exp_dir, a.output)]
+             for a in plan.analyses if not analysis_done(exp_dir, a.output, [key_of[n] for n in a.after])]
     pending = {j.key for j in jobs}
     for job in jobs:
         job.after = [k for k in dict.fromkeys(job.after) if k in pending]

@@ -38,6 +38,7 @@ from typing import Any, Optional, Union
 import yaml
 
 from sskd.config import RECIPES_DIR, ConfigError, apply_override
+from sskd.data.registry import canonical_dataset
 
 EXPERIMENTS_DIR = RECIPES_DIR / "experiments"
 TOP_KEYS = ("title", "about", "base", "teacher", "pairs", "methods", "seeds", "epochs", "grids", "analyses")
@@ -141,8 +142,9 @@ def parse_experiment(raw: dict) -> ExperimentSpec:
     raw = copy.deepcopy(raw)
     _known(raw, TOP_KEYS, "experiment")
     base = _mapping(raw.get("base", {}), "base")
-    pairs = _pairs(raw.get("pairs"), "pairs")
-    methods = [row_label(str(m)) for m in _list(raw.get("methods"), "methods")]
+    _absolute_paths(raw)
+    pairs = _pairs(raw["pairs"], "pairs") if "pairs" in raw else []
+    methods = [row_label(str(m)) for m in _list(raw["methods"], "methods")] if "methods" in raw else []
     seeds = _seeds(raw.get("seeds", [0]), "seeds")
     grids_raw = _mapping(raw.get("grids"), "grids")
     if not grids_raw:
@@ -176,9 +178,31 @@ def parse_experiment(raw: dict) -> ExperimentSpec:
         if name not in ANALYSIS_KEYS:
             raise ConfigError(f"analyses.{name}: unknown analysis; known: {', '.join(ANALYSIS_KEYS)}")
         _known(_mapping(body or {}, f"analyses.{name}"), ANALYSIS_KEYS[name], f"analyses.{name}")
+    for i, target in enumerate((analyses.get("probe") or {}).get("datasets", [])):
+        if not isinstance(target, dict) or "name" not in target or set(target) - {"name", "root"}:
+            raise ConfigError(f"analyses.probe.datasets.{i}: expected {{name: DATASET, root: DIR}}, got {target!r}")
+        canonical_dataset(target["name"])
+    probe_epochs = (analyses.get("probe") or {}).get("epochs", 100)
+    _count(probe_epochs, "analyses.probe.epochs")
     return ExperimentSpec(title=str(raw.get("title", "experiment")), about=_mapping(raw.get("about", {}), "about"),
                           base=base, teacher=teacher, grids=grids, epochs=epochs,
                           analyses={k: dict(v or {}) for k, v in analyses.items()}, raw=raw)
+
+
+def _absolute_paths(raw: dict) -> None:
+    """Paths given relative to where ``sskd experiment`` runs, made absolute in ``raw``: the
+    cells run from the experiment folder."""
+    data = (raw.get("base") or {}).get("data") or {}
+    if isinstance(data, dict) and data.get("root"):
+        data["root"] = str(Path(data["root"]).resolve())
+    grids = raw.get("grids") if isinstance(raw.get("grids"), dict) else {}
+    grid_pairs = [p for g in grids.values() if isinstance(g, dict) for p in g.get("pairs") or []]
+    for pair in (raw.get("pairs") or []) + grid_pairs:
+        if isinstance(pair, dict) and pair.get("teacher_checkpoint"):
+            pair["teacher_checkpoint"] = str(Path(pair["teacher_checkpoint"]).resolve())
+    for target in ((raw.get("analyses") or {}).get("probe") or {}).get("datasets") or []:
+        if isinstance(target, dict) and target.get("root"):
+            target["root"] = str(Path(target["root"]).resolve())
 
 
 def _sweep(raw: Any, key: str) -> Sweep:

@@ -24,8 +24,14 @@ def run_state(exp_dir: Path, run_dir: str) -> str:
     return PARTIAL if (path / "config.yaml").is_file() else NEW
 
 
-def analysis_done(exp_dir: Path, output: str) -> bool:
-    return (exp_dir / output).is_file()
+def analysis_done(exp_dir: Path, output: str, run_dirs: list[str]) -> bool:
+    """Whether ``output`` exists and is newer than the summaries of the runs it reads (a run
+    trained again makes its analyses pending again)."""
+    path = exp_dir / output
+    if not path.is_file():
+        return False
+    summaries = [exp_dir / r / "summary.json" for r in run_dirs]
+    return all(s.is_file() and s.stat().st_mtime <= path.stat().st_mtime for s in summaries)
 
 
 def cell_argv(exp_dir: Path, cell: Cell) -> list[str]:

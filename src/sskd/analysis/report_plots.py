@@ -6,6 +6,7 @@ matplotlib (Agg) is imported inside the functions, so that importing the report 
 from __future__ import annotations
 
 import shutil
+import textwrap
 from pathlib import Path
 
 from sskd.analysis.report import Experiment, Grid
@@ -42,7 +43,7 @@ def plot_grid_pair(grid: Grid, pair: str, path: Path) -> bool:
         ax.set_xlim(xs[0] - 0.5, xs[-1] + 0.5)
     ax.set_xlabel(grid.sweep_label)
     ax.set_ylabel(Y_LABEL)
-    ax.set_title(f"{grid.title}: {pair} (mean ± std over seeds)", fontsize=10)
+    ax.set_title(textwrap.fill(f"{grid.title}: {pair} (mean ± std over seeds)", 60), fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -109,3 +109,20 @@ def test_loading_a_mismatched_network_names_the_file(tmp_path):
     path = cache.save("m", {"k": 1}, nn.Linear(2, 2), {})
     with pytest.raises(ValueError, match=path.name):
         cache.load(path, nn.Linear(3, 3))
+
+
+def test_a_teacher_side_stage_of_a_noisy_run_trains_on_the_clean_labels(tmp_path, teacher_file):
+    """The teacher is trained on clean data (SSKD Fig. 4b): label noise reaches the student only."""
+    import json
+
+    clean = head_config(tmp_path, teacher_file, "clean", seed=0, cache=False)
+    noisy = head_config(tmp_path, teacher_file, "noisy", seed=3, cache=False, label_noise=0.5)
+    assert key_of(noisy) == key_of(clean)
+    train(clean)
+    train(noisy)
+    records = {n: [json.loads(line) for line in (tmp_path / n / "metrics.jsonl").read_text().splitlines()]
+               for n in ("clean", "noisy")}
+    # the teacher's classifier is scored against the labels it trains with: the clean ones
+    assert records["noisy"][0]["train/top1"] == records["clean"][0]["train/top1"]
+    a, b = (load_file(tmp_path / n / "model.safetensors") for n in ("clean", "noisy"))
+    assert all(torch.equal(a[k], b[k]) for k in a)

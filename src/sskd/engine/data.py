@@ -18,16 +18,26 @@ from sskd.engine.distributed import DistInfo
 
 @dataclass
 class RunData:
+    """``train`` is what the students train on (few-shot subset, noisy labels);
+    ``clean_train`` the same images with their true labels, for the stages that train on
+    the teacher's side (SSKD's head, HSSAKD's branches): the teacher is trained on clean
+    data (SSKD Fig. 4b). Without label noise the two are the same object."""
+
     info: DatasetInfo
     train: object
     val: Optional[object]
     test: object
+    clean_train: object = None
+
+    def __post_init__(self):
+        if self.clean_train is None:
+            self.clean_train = self.train
 
 
 def prepare_data(cfg: DataConfig, seed: int) -> RunData:
     """Load the data set, hold out a class-balanced validation split if asked, then apply
     the few-shot fraction and label noise to what is left for training (never to the
-    validation or test sets)."""
+    validation or test sets; teacher-side stages read ``clean_train``)."""
     kwargs = {"image_size": cfg.image_size} if cfg.image_size else {}
     train = load_dataset(cfg.name, root=cfg.root, split="train", **kwargs)
     test = load_dataset(cfg.name, root=cfg.root, split="test", **kwargs)
@@ -42,9 +52,10 @@ def prepare_data(cfg: DataConfig, seed: int) -> RunData:
         train = train.subset(torch.nonzero(keep).flatten())
     if cfg.train_fraction < 1:
         train = few_shot(train, cfg.train_fraction, seed)
+    clean = train
     if cfg.label_noise > 0:
         train = with_label_noise(train, cfg.label_noise, seed)
-    return RunData(train.info, train, val, test)
+    return RunData(train.info, train, val, test, clean)
 
 
 def folder_problem(data: RunData, cfg: DataConfig) -> Optional[str]:

@@ -107,7 +107,7 @@ def _train_stage(run: RunState, k: int, method: Method, cached: Optional[CachedS
     """Train stage ``k`` from its first epoch or from the checkpoint resumed from, keep the
     selected epoch's weights, fill the cache entry if any, and export."""
     stage = run.config.stages[k]
-    env = StageEnv(run.config, k, run.device, run.dist, run.train_batches, run.loaders,
+    env = StageEnv(run.config, k, run.device, run.dist, run.batches_for(method), run.loaders,
                    run.data.info.mean, run.data.info.std, run.crop_padding, run.progress)
     runner = StageRunner(method, env)
     start_epoch = _take_up_checkpoint(run, runner, stage.name)

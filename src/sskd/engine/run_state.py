@@ -13,7 +13,7 @@ from torch import nn
 from sskd.config import RunConfig
 from sskd.data.dataset import DatasetFormatError
 from sskd.engine.checkpoint import CheckpointStore
-from sskd.engine.data import RunData, crop_padding, folder_problem, prepare_data, run_loaders
+from sskd.engine.data import RunData, crop_padding, folder_problem, prepare_data, run_loaders, train_loader
 from sskd.engine.distributed import DistInfo, broadcast_object
 from sskd.engine.progress import Progress
 from sskd.engine.resume import ResumePoint
@@ -47,6 +47,7 @@ class RunState:
     records: list[dict[str, Any]] = field(default_factory=list)
     cached: dict[str, dict[str, Any]] = field(default_factory=dict)
     exported: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _clean_batches: Any = None
 
     @classmethod
     def open(cls, config: RunConfig, run_dir: Optional[str | Path], resume: bool, stream,
@@ -80,6 +81,15 @@ class RunState:
             run.cached.update(resume_from.state.get("cached", {}))
             run.exported.update(resume_from.state.get("exported", {}))
         return run
+
+    def batches_for(self, method) -> Any:
+        """The training batches of a stage: the clean labels for a teacher-side method
+        (see :class:`sskd.engine.data.RunData`), the run's labels otherwise."""
+        if not method.teacher_side or self.data.clean_train is self.data.train:
+            return self.train_batches
+        if self._clean_batches is None:
+            self._clean_batches = train_loader(self.data.clean_train, self.config.data, 0, self.device, self.dist)
+        return self._clean_batches
 
     @property
     def crop_padding(self) -> int:

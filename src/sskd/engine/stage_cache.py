@@ -10,8 +10,9 @@ The key hashes everything that determines the result: the teacher checkpoint's b
 (SHA-256), the teacher model, the stage (method, schedule, resolved hyper-parameters,
 seed, position), the data (set, root, size and classes, batch, split options, and the
 run's seed when that seed picks the training images), mixed precision and the number of
-processes. Kernel choices (``channels_last``, ``compile``, ``deterministic``) are not in
-it: they change results only at rounding level. A stage whose seed follows the run's seed
+processes. A teacher-side stage trains on the clean labels, so label noise is not in its
+key (:class:`sskd.engine.data.RunData`). Kernel choices (``channels_last``, ``compile``,
+``deterministic``) are not in it: they change results only at rounding level. A stage whose seed follows the run's seed
 therefore gets one cache entry per seed; give it its own ``seed`` to share one entry.
 """
 
@@ -46,9 +47,12 @@ def stage_cache_key(config: RunConfig, index: int, world_size: int, hparams: dic
     """Everything the result of stage ``index`` depends on, as a JSON-able dict:
     ``hparams`` are the method's resolved hyper-parameters (defaults filled in), and
     ``data_fingerprint`` says which data it read (root, training-set size, classes)."""
+    from sskd.methods import method_class
+
     stage = config.stages[index]
     data = config.data
-    picks_images = data.val_fraction > 0 or data.train_fraction < 1 or data.label_noise > 0
+    label_noise = 0.0 if method_class(stage.method).teacher_side else data.label_noise  # clean labels
+    picks_images = data.val_fraction > 0 or data.train_fraction < 1 or label_noise > 0
     schedule = {k: v for k, v in dataclasses.asdict(stage).items() if k not in ("name", "args")}
     return {
         "format": CACHE_FORMAT,
@@ -57,7 +61,7 @@ def stage_cache_key(config: RunConfig, index: int, world_size: int, hparams: dic
         "stage": {**schedule, "hparams": hparams, "seed": config.stage_seed(index), "index": index},
         "data": {"name": data.name, "batch_size": data.batch_size, "drop_last": data.drop_last,
                  "image_size": data.image_size, "val_fraction": data.val_fraction,
-                 "train_fraction": data.train_fraction, "label_noise": data.label_noise,
+                 "train_fraction": data.train_fraction, "label_noise": label_noise,
                  "seed": config.seed if picks_images else None, **data_fingerprint},
         "amp": config.speed.amp,
         "world_size": world_size,

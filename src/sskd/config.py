@@ -404,7 +404,7 @@ def load_preset(name: str, _seen: tuple = ()) -> dict:
         raise ConfigError(f"preset {name!r}: unknown; valid: {', '.join(list_presets())}")
     if name in _seen:
         raise ConfigError(f"preset {name!r}: its base chain loops ({' -> '.join(_seen + (name,))})")
-    raw = _read_yaml(path)
+    raw = read_yaml_mapping(path)
     base = raw.pop("base", None)
     return merge_recipe(load_preset(base, _seen + (name,)), raw) if base is not None else raw
 
@@ -444,7 +444,7 @@ def load_recipe(path: Union[str, Path]) -> dict:
     if not path.is_file():
         raise ConfigError(f"recipe {str(path)!r}: no such file, nor a shipped recipe "
                           f"({', '.join(list_recipes())})")
-    raw = _read_yaml(path)
+    raw = read_yaml_mapping(path)
     base = raw.pop("base", None)
     if base is not None:
         if not isinstance(base, str):
@@ -453,13 +453,14 @@ def load_recipe(path: Union[str, Path]) -> dict:
     return raw
 
 
-def _read_yaml(path: Path) -> dict:
+def read_yaml_mapping(path: Path, what: str = "recipe") -> dict:
+    """The mapping in YAML file ``path`` (``safe_load``: no tags, no code); errors name it as ``what``."""
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"recipe {str(path)!r}: not valid YAML ({exc})") from None
+        raise ConfigError(f"{what} {str(path)!r}: not valid YAML ({exc})") from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"recipe {str(path)!r}: expected a mapping at the top level")
+        raise ConfigError(f"{what} {str(path)!r}: expected a mapping at the top level")
     return raw
 
 

@@ -20,15 +20,6 @@ SCHEMA = {"checkpoint", "model", "dataset", "feature_dim", "num_classes", "train
 FOLDER_CLASSES = ("a", "b", "c")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """On a small shared CPU, thread hand-offs make these small passes several times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """A random ResNet-8 (10 classes, 32×32) whose BN statistics are those of 256 digits: the

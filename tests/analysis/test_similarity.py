@@ -27,15 +27,6 @@ def save_resnet8(path, seed, num_classes=10):
     return path
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """On a small shared CPU, thread hand-offs make these tiny passes several times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def networks(tmp_path_factory):
     folder = tmp_path_factory.mktemp("similarity")

@@ -16,15 +16,6 @@ SIDECAR = {"checkpoint", "model", "dataset", "split", "classes", "class_names", 
            "perplexity", "png", "silhouette_embedding", "silhouette_2d"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """On a small shared CPU, thread hand-offs make these tiny passes several times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     torch.manual_seed(0)

@@ -35,9 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
-import yaml
-
-from sskd.config import RECIPES_DIR, ConfigError, apply_override
+from sskd.config import RECIPES_DIR, ConfigError, apply_override, read_yaml_mapping
 from sskd.data.registry import canonical_dataset
 
 EXPERIMENTS_DIR = RECIPES_DIR / "experiments"
@@ -124,12 +122,7 @@ def read_experiment_file(source: Union[str, Path], overrides: tuple = ()) -> dic
     if not path.is_file():
         raise ConfigError(f"experiment {str(source)!r}: no such file, nor a shipped experiment "
                           f"({', '.join(list_experiments())})")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"experiment {str(path)!r}: not valid YAML ({exc})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"experiment {str(path)!r}: expected a mapping at the top level")
+    raw = read_yaml_mapping(path, "experiment")
     for assignment in overrides:
         apply_override(raw, assignment)
     return raw

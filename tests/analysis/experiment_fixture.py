@@ -89,7 +89,8 @@ def plan_cell(name: str, kind: str, model: str, method: str, setting, seed: int)
     return {"name": name, "kind": kind, "grid": "few_shot" if student else None, "pair": PAIR if student else None,
             "model": model, "teacher": "resnet20" if student else None, "method": method, "setting": setting,
             "seed": seed, "run_dir": f"runs/{name}", "stage": kind,
-            "command": f"sskd train --recipe plan/{name}.yaml", "after": [TEACHER] if student else []}
+            "command": f"sskd train --recipe plan/{name}.yaml", "after": [TEACHER] if student else [],
+            "teacher_run": f"runs/{TEACHER}" if student else None}
 
 
 def similarity_json(method: str, seed: int, student: str) -> dict:
@@ -141,7 +142,7 @@ def write_experiment(exp: Path) -> Path:
     analyses = []
     for cell in [cell_name(m, REFERENCE, s) for m in METHODS for s in SEEDS] + [OFF_REFERENCE_SIMILARITY]:
         method, seed = cell.split(".")[2], int(cell[-1])
-        analyses.append(analysis("similarity", cell, f"analysis/similarity/{cell}.json"))
+        analyses.append(analysis("similarity", cell, f"analysis/similarity/{cell}.json", teacher=f"runs/{TEACHER}"))
         write_json(exp / analyses[-1]["output"], similarity_json(method, seed, cell))
     analyses.append(analysis("tsne", TSNE_CELL, f"analysis/tsne/{TSNE_CELL}.json"))
     write_tsne(exp / "analysis" / "tsne", TSNE_CELL)

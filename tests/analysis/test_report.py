@@ -11,7 +11,7 @@ import statistics
 from pathlib import Path
 
 import pytest
-from experiment_fixture import (CKA_ESTIMATOR, METHODS, PROBE_BEST, PROBE_LAST, REFERENCE, SEEDS, SETTINGS,
+from experiment_fixture import (CKA_ESTIMATOR, METHODS, PAIR, PROBE_BEST, PROBE_LAST, REFERENCE, SEEDS, SETTINGS,
                                 TEACHER_LAST, TEMPERATURES, TSNE_CELL, UNFINISHED, best_top1, cell_name, cka, kl,
                                 last_top1, write_experiment)
 
@@ -135,8 +135,8 @@ def test_tsne_and_probe_sections(report):
     assert f"resnet8, SSKD, cell `{TSNE_CELL}`" in md and "silhouette 0.3123" in md and "0.4568 in the 2-D map" in md
     assert "Not run: `tsne.teacher-resnet20`." in md
     rows = table_after(md, "## Linear probe")
-    assert rows[0] == ["method", "model", "stl10 last epoch", "stl10 best epoch"]
-    assert rows[1] == ["SSKD", "resnet8", f"{PROBE_LAST:.2f} (n=1)", f"{PROBE_BEST:.2f} (n=1)"]
+    assert rows[0] == ["pair", "method", "model", "stl10 last epoch", "stl10 best epoch"]
+    assert rows[1] == [PAIR, "SSKD", "resnet8", f"{PROBE_LAST:.2f} (n=1)", f"{PROBE_BEST:.2f} (n=1)"]
 
 
 def test_figures_are_png_files_linked_inside_the_report_folder(report, pristine):

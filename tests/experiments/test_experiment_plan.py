@@ -96,3 +96,35 @@ def test_shipped_digits_experiment_shares_the_reference_runs_of_its_two_grids():
     noisy = by_name(shipped.cells, "noisy_labels", "SSKD", "0", 0)
     assert few.run_dir == noisy.run_dir
     assert len(shipped.unique_cells()) == len({c.run_dir for c in shipped.cells}) == 43
+
+
+def test_noisy_label_cells_wait_for_the_one_head_they_all_read():
+    cells = plan(grids={"noisy": {"sweep": {"key": "data.label_noise", "values": [0.0, 0.3], "reference": 0.0}}}).cells
+    first = by_name(cells, "noisy", "SSKD", "0", 0)
+    for other in (by_name(cells, "noisy", "SSKD", s, seed) for s in ("0", "0.3") for seed in (0, 1)):
+        assert other is first or first.name in other.after
+
+
+def test_a_run_shared_by_two_pairs_is_measured_against_each_pair_s_teacher():
+    shared = plan(pairs=[{"teacher": "resnet8", "student": "resnet8"}, {"teacher": "resnet20", "student": "resnet8"}])
+    ce = [c for c in shared.cells if c.method == "CE" and c.setting == "1" and c.seed == 0]
+    assert len({c.run_dir for c in ce}) == 1 and {c.teacher_run for c in ce} == {"runs/teacher-resnet8",
+                                                                                  "runs/teacher-resnet20"}
+    commands = sorted(a.command for a in shared.analyses if a.kind == "similarity" and a.cell in {c.name for c in ce})
+    assert [c.split()[2:5] for c in commands] == [
+        ["runs/teacher-resnet20", ce[0].run_dir, "--teacher-model"], ["runs/teacher-resnet8", ce[0].run_dir,
+                                                                      "--teacher-model"]]
+
+
+def test_an_analysis_whose_settings_changed_is_pending_again(tmp_path):
+    from sskd.experiments.state import record_command
+
+    run = tmp_path / "runs" / "a"
+    run.mkdir(parents=True)
+    (run / "summary.json").write_text("{}")
+    output = tmp_path / "analysis.json"
+    output.write_text("{}")
+    assert analysis_done(tmp_path, "analysis.json", ["runs/a"], "sskd similarity --temperatures 1")
+    record_command(tmp_path, "analysis.json", "sskd similarity --temperatures 1")
+    assert analysis_done(tmp_path, "analysis.json", ["runs/a"], "sskd similarity --temperatures 1")
+    assert not analysis_done(tmp_path, "analysis.json", ["runs/a"], "sskd similarity --temperatures 2")

@@ -68,7 +68,7 @@ def test_identical_cells_share_one_run_and_every_run_finishes(finished):
     assert cell(exp, "noisy", "KD", "0")["run_dir"] == cell(exp, "few", "KD", "0.4")["run_dir"]
     assert all((exp / r / "summary.json").is_file() for r in runs)
     assert sorted(p.name for p in (exp / "analysis" / "similarity").iterdir()) == sorted(
-        f"{Path(cell(exp, 'few', m, '0.4')['run_dir']).name}.json" for m in ("KD", "SSKD"))
+        f"{Path(cell(exp, 'few', m, '0.4')['run_dir']).name}--teacher-resnet8.json" for m in ("KD", "SSKD"))
     assert len(list((exp / "analysis" / "tsne").glob("*.png"))) == 3  # the teacher and one per method
 
 
@@ -100,7 +100,8 @@ def test_report_numbers_are_the_runs_own(finished):
         values = [last_top1(exp, cell(exp, "few", method, s)["run_dir"]) for s in ("0.2", "0.4")]
         assert f"| resnet8-resnet8 | {method} | {values[0]:.2f} (n=1) | {values[1]:.2f} (n=1) |" in report
         similarity = json.loads((exp / "analysis" / "similarity" /
-                                 f"{Path(cell(exp, 'few', method, '0.4')['run_dir']).name}.json").read_text())
+                                 f"{Path(cell(exp, 'few', method, '0.4')['run_dir']).name}--teacher-resnet8.json"
+                                 ).read_text())
         assert f"{similarity['cka']:.4f}" in report
     assert "sskd train --recipe plan/teacher-resnet8.yaml" in report
     assert "# noisy.resnet8-resnet8.KD.0.s0: the run of few.resnet8-resnet8.KD.0.4.s0" in report
@@ -156,3 +157,12 @@ def test_cells_run_side_by_side_as_subprocesses(tmp_path):
     runs = sorted(p.name for p in (exp / "runs").iterdir() if (p / "summary.json").is_file())
     assert runs == ["few.resnet8-resnet8.CE.0.2.s0", "few.resnet8-resnet8.CE.0.2.s1"]
     assert sorted(p.name for p in (exp / "logs").iterdir()) == [f"runs_{r}.log" for r in runs]
+
+
+def test_changed_analysis_settings_redo_the_analyses_only(finished, capsys):
+    tmp, exp = finished
+    runs_before = {p: p.stat().st_mtime for p in (exp / "runs").glob("*/summary.json")}
+    assert run_experiment(tmp, exp, "--set", "analyses.similarity.temperatures=[2]") == 0
+    assert "2 run, 0 failed" in capsys.readouterr().out  # the two similarity analyses, no training
+    assert {p: p.stat().st_mtime for p in (exp / "runs").glob("*/summary.json")} == runs_before
+    assert "KL(T‖S), T=2" in (exp / "report" / "report.md").read_text()

@@ -63,6 +63,11 @@ def test_variants_set_several_keys_and_have_no_axis():
     ("teacher", {"epochs": 0}, "teacher.epochs: expected an integer >= 1"),
     ("analyses", {"umap": {}}, "analyses.umap: unknown analysis"),
     ("analyses", {"tsne": {"perplexity": 3}}, "analyses.tsne: unknown key.*perplexity"),
+    ("analyses", {"similarity": {"temperatures": "abc"}}, "analyses.similarity.temperatures: expected a list"),
+    ("analyses", {"similarity": {"representation": "conv"}}, "analyses.similarity.representation: pooled or logits"),
+    ("analyses", {"tsne": {"seeds": 0}}, "analyses.tsne.seeds: expected a non-empty list"),
+    ("analyses", {"probe": {"datasets": [{"root": "x"}]}}, r"analyses.probe.datasets.0: expected \{name"),
+    ("analyses", {"probe": {"datasets": [{"name": "mnist"}]}}, "analyses.probe.datasets.0: unknown data set 'mnist'"),
 ])
 def test_bad_file_is_refused_naming_the_offender(path, value, message):
     with pytest.raises(ConfigError, match=message):
@@ -77,6 +82,13 @@ def test_bad_file_is_refused_naming_the_offender(path, value, message):
      "cell few.resnet8-resnet8.KD.1.5.s0: data.train_fraction: must be in"),
     ("grids", {"few": {"sweep": {"key": "stages.teacher_head.args.task", "values": ["rotation"]}}},
      "cell few.resnet8-resnet8.KD.rotation.s0: .*no stage named 'teacher_head'"),
+    ("grids", {"few": {"sweep": {"key": "stages.student.args.tempreature", "values": [2]}}},
+     "cell few.resnet8-resnet8.KD.2.s0: .*tempreature"),
+    ("grids", {"few": {"methods": ["HSSAKD"], "sweep": {"key": "stages.student.args.branches", "values": [[4]]}}},
+     "cell few.resnet8-resnet8.HSSAKD._4_.s0: .*branches must be"),
+    ("pairs", [{"teacher": "resnet8", "student": "resnet8"}, {"teacher": "resnet8", "student": "resnet8",
+                                                                "teacher_checkpoint": __file__}],
+     "cell few.resnet8-resnet8.KD.0.5.s0: named like an earlier cell with another config"),
 ])
 def test_a_cell_that_cannot_run_is_refused_before_any_run(path, value, message):
     with pytest.raises(ConfigError, match=message):
@@ -101,3 +113,17 @@ def test_every_shipped_experiment_plans():
     for name in list_experiments():
         plan = plan_experiment(parse_experiment(read_experiment_file(name)))
         assert plan.cells, name
+
+
+def test_relative_paths_become_absolute_wherever_a_run_reads_them(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ckpt.pth").write_bytes(b"weights")
+    raw = spec_with("grids", {"few": {"set": {"data.root": "cifar"}, "sweep": {"variants": {
+        "other": {"teacher.checkpoint": "ckpt.pth"}}}}})
+    raw["base"]["data"]["root"] = "data"
+    raw["pairs"][0]["teacher_checkpoint"] = "ckpt.pth"
+    spec = parse_experiment(raw)
+    assert spec.base["data"]["root"] == str(tmp_path / "data")
+    assert spec.grids[0].pairs[0].teacher_checkpoint == str(tmp_path / "ckpt.pth")
+    assert spec.grids[0].overrides == {"data.root": str(tmp_path / "cifar")}
+    assert spec.grids[0].sweep.settings[0].overrides == {"teacher.checkpoint": str(tmp_path / "ckpt.pth")}

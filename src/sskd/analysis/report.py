@@ -54,6 +54,7 @@ class Cell:
     stage: str
     command: str
     run_dir: Path
+    teacher_run: Optional[str] = None
     finished: bool = False
     last_top1: Optional[float] = None
     best_top1: Optional[float] = None
@@ -109,6 +110,7 @@ class Analysis:
     output: Path
     command: str
     dataset: Optional[str] = None
+    teacher: Optional[str] = None
 
     @property
     def done(self) -> bool:
@@ -156,8 +158,9 @@ class TsneMap:
 
 @dataclass
 class ProbeRow:
-    """Linear-probe top-1 of one (method, model), by probe dataset: (last, best) statistics."""
+    """Linear-probe top-1 of one (pair, method, model), by probe dataset: (last, best) statistics."""
 
+    pair: str
     method: str
     model: str
     scores: dict[str, tuple[Optional[Stat], Optional[Stat]]]
@@ -241,7 +244,7 @@ def read_cell(entry: dict[str, Any], exp_dir: Path) -> Cell:
     cell = Cell(name=entry["name"], kind=entry["kind"], grid=entry.get("grid"), pair=entry.get("pair"),
                 model=entry["model"], method=entry["method"], setting=entry.get("setting"),
                 seed=entry["seed"], stage=entry["stage"], command=entry["command"],
-                run_dir=exp_dir / entry["run_dir"])
+                run_dir=exp_dir / entry["run_dir"], teacher_run=entry.get("teacher_run"))
     path = cell.run_dir / "summary.json"
     if not path.is_file():
         return cell
@@ -283,14 +286,15 @@ def kl_label(direction: str, temperature: float, t_squared: bool) -> str:
 def collect_similarity(analyses: list[Analysis], grids: list[Grid], cells: dict[str, Cell]) -> Similarity:
     """The similarity results of each grid's reference cells (all its cells without a reference).
 
-    An analysis measures a run; cells of several grids that share that run all get its result.
+    An analysis measures a run against a teacher; cells of several grids or pairs that share
+    that run and that teacher all get its result.
     """
     out = Similarity()
-    by_run = {cells[a.cell].run_dir: a for a in analyses if a.kind == "similarity" and a.cell in cells}
+    by_run = {(cells[a.cell].run_dir, a.teacher): a for a in analyses if a.kind == "similarity" and a.cell in cells}
     found: dict[tuple, dict[str, list[float]]] = {}
     for grid in grids:
         for cell in grid.cells:
-            a = by_run.get(cell.run_dir)
+            a = by_run.get((cell.run_dir, cell.teacher_run))
             if a is None or (grid.reference is not None and cell.setting != grid.reference):
                 continue
             if not a.done:
@@ -331,7 +335,7 @@ def collect_tsne(analyses: list[Analysis], cells: dict[str, Cell]) -> list[TsneM
 
 
 def collect_probes(analyses: list[Analysis], cells: dict[str, Cell]) -> Probes:
-    """Linear-probe top-1 by (cell's method, model) and probe dataset, over the finished probes."""
+    """Linear-probe top-1 by (cell's pair, method, model) and probe dataset, over the finished probes."""
     out = Probes()
     found: dict[tuple[str, str], dict[str, tuple[list[float], list[float]]]] = {}
     for a in (a for a in analyses if a.kind == "probe" and a.done):
@@ -339,17 +343,17 @@ def collect_probes(analyses: list[Analysis], cells: dict[str, Cell]) -> Probes:
         with blame(a.output):
             data = read_json(a.output)
             dataset = a.dataset or data["dataset"]
-            last, best = found.setdefault((cell.method if cell else "—", data["model"]), {}).setdefault(
-                dataset, ([], []))
+            row = (cell.pair if cell else "—", cell.method if cell else "—", data["model"])
+            last, best = found.setdefault(row, {}).setdefault(dataset, ([], []))
             last.append(float(data["last_epoch"]["test/top1"]))
             best.append(float(data["best_epoch"]["test/top1"]))
             out.selected_on.append(data["best_epoch"]["selected_on"])
         out.datasets.append(dataset)
     out.datasets = list(dict.fromkeys(out.datasets))
     out.selected_on = list(dict.fromkeys(out.selected_on))
-    out.rows = [ProbeRow(method, model, {d: (Stat.of(v[d][0]), Stat.of(v[d][1])) if d in v else (None, None)
-                                         for d in out.datasets})
-                for (method, model), v in found.items()]
+    out.rows = [ProbeRow(pair, method, model, {d: (Stat.of(v[d][0]), Stat.of(v[d][1])) if d in v else (None, None)
+                                               for d in out.datasets})
+                for (pair, method, model), v in found.items()]
     return out
 
 
@@ -360,8 +364,8 @@ def collect_experiment(exp_dir: str | Path) -> Experiment:
     with blame(exp_dir / "plan.json"):
         cells = [read_cell(c, exp_dir) for c in plan["cells"]]
         grids = [build_grid(g, cells) for g in plan.get("grids", [])]
-        analyses = [Analysis(a["name"], a["kind"], a["cell"], exp_dir / a["output"], a["command"], a.get("dataset"))
-                    for a in plan.get("analyses", [])]
+        analyses = [Analysis(a["name"], a["kind"], a["cell"], exp_dir / a["output"], a["command"], a.get("dataset"),
+                             a.get("teacher")) for a in plan.get("analyses", [])]
     by_name = {c.name: c for c in cells}
     about = plan.get("about") or {}
     return Experiment(exp_dir, plan.get("title") or exp_dir.name, about.get("paper"), about.get("description"),

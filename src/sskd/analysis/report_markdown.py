@@ -116,8 +116,8 @@ def probes(exp: Experiment) -> list[str]:
     if p.rows:
         out += ["A linear classifier on each network's frozen features; mean ± std over cells. Best epoch "
                 f"selected on {', '.join(p.selected_on)}.", ""]
-        headers = ["method", "model"] + [f"{d} {e}" for d in p.datasets for e in ("last epoch", "best epoch")]
-        rows = [[r.method, r.model, *(fmt_stat(s) for d in p.datasets for s in r.scores[d])] for r in p.rows]
+        headers = ["pair", "method", "model"] + [f"{d} {e}" for d in p.datasets for e in ("last epoch", "best epoch")]
+        rows = [[r.pair, r.method, r.model, *(fmt_stat(s) for d in p.datasets for s in r.scores[d])] for r in p.rows]
         out += table(headers, rows)
     not_run = [a for a in exp.analyses if a.kind == "probe" and not a.done]
     if not_run:

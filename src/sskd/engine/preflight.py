@@ -12,9 +12,11 @@ from sskd.config import ConfigError, RunConfig, build_dataclass
 from sskd.data.registry import FOLDER_DATASETS
 
 
-def preflight(config: RunConfig) -> None:
+def preflight(config: RunConfig, machine_checks: bool = True) -> None:
     """Raise :class:`ConfigError` naming the key for any model, data set, method, argument
-    or device that cannot work; cheap (builds nothing, reads no data)."""
+    or device that cannot work; cheap (builds nothing, reads no data). ``machine_checks``
+    False leaves out what depends on where the run will happen (the teacher checkpoint's
+    file, the device): a plan made now for a run elsewhere or later."""
     from sskd.data import list_datasets
     from sskd.methods import method_class
     from sskd.models import model_entry
@@ -32,7 +34,7 @@ def preflight(config: RunConfig) -> None:
             model_entry(config.teacher.name)
         except ValueError as exc:
             raise ConfigError(f"teacher.name: {exc}") from None
-        if config.teacher.checkpoint is not None and not os.path.isfile(config.teacher.checkpoint):
+        if machine_checks and config.teacher.checkpoint is not None and not os.path.isfile(config.teacher.checkpoint):
             raise ConfigError(f"teacher.checkpoint: no such file {config.teacher.checkpoint!r}")
     if config.data.name.lower() not in list_datasets():
         raise ConfigError(f"data.name: unknown data set {config.data.name!r}; valid: {', '.join(list_datasets())}")
@@ -63,6 +65,11 @@ def preflight(config: RunConfig) -> None:
         device = torch.device("cpu" if config.device == "auto" else config.device)
     except RuntimeError as exc:
         raise ConfigError(f"device: {exc}") from None
+    if machine_checks:
+        _check_device(config, device)
+
+
+def _check_device(config: RunConfig, device: torch.device) -> None:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device: {config.device!r} asked for, but CUDA is not available here")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():

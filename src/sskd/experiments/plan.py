@@ -22,9 +22,10 @@ import copy
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Optional
 
-from sskd.config import apply_override, config_from_dict
+from sskd.config import ConfigError, apply_override, config_from_dict
 from sskd.experiments.rows import method_needs_teacher, method_stages, row_stages
 from sskd.experiments.spec import ExperimentSpec, Grid, Pair, Setting
 from sskd.rules import apply_rules
@@ -50,6 +51,7 @@ class Cell:
     stage: str
     command: str
     after: list[str] = field(default_factory=list)
+    teacher_run: Optional[str] = None  # the pair's teacher: its run directory or checkpoint
 
 
 @dataclass
@@ -63,6 +65,7 @@ class Analysis:
     command: str
     after: list[str] = field(default_factory=list)
     dataset: Optional[str] = None
+    teacher: Optional[str] = None  # similarity: the teacher measured against
 
 
 @dataclass
@@ -110,6 +113,9 @@ def plan_experiment(spec: ExperimentSpec) -> Plan:
                         cell, raw = _student_cell(spec, grid, pair, method, setting, seed,
                                                   lambda: _teacher_cell(spec, pair, teachers, cells, configs))
                         signature = json.dumps(_checked(raw, cell.name), sort_keys=True, default=str)
+                        if cell.run_dir in configs and by_config.get(signature) != cell.run_dir:
+                            raise ConfigError(f"cell {cell.name}: named like an earlier cell with another config "
+                                              f"(two pairs or settings with the same names?); give each its own")
                         if signature in by_config:  # the same run as an earlier cell
                             earlier = next(c for c in cells if c.run_dir == by_config[signature])
                             cell.run_dir, cell.command, cell.after = earlier.run_dir, earlier.command, earlier.after
@@ -118,13 +124,12 @@ def plan_experiment(spec: ExperimentSpec) -> Plan:
                             configs[cell.run_dir] = raw
                         cells.append(cell)
     _order_shared_stages(cells, configs)
-    teacher_of = {}
     for grid in spec.grids:
         for pair in grid.pairs:
             source = pair.teacher_checkpoint or (teachers[pair.teacher].run_dir if pair.teacher in teachers else None)
-            teacher_of.update({c.name: source for c in cells if c.grid == grid.name and c.pair == pair.name})
-    return Plan(spec=spec, cells=cells, configs=configs,
-                analyses=_analyses(spec, cells, list(teachers.values()), teacher_of))
+            for cell in (c for c in cells if c.grid == grid.name and c.pair == pair.name):
+                cell.teacher_run = source
+    return Plan(spec=spec, cells=cells, configs=configs, analyses=_analyses(spec, cells, list(teachers.values()), configs))
 
 
 def _teacher_cell(spec: ExperimentSpec, pair: Pair, teachers: dict, cells: list, configs: dict) -> Optional[Cell]:
@@ -181,8 +186,6 @@ def _run_config(base: dict, name: str, model: str, seed: int, stages: list) -> d
 
 
 def _apply(raw: dict, overrides: dict, cell: str) -> None:
-    from sskd.config import ConfigError
-
     for key, value in overrides.items():
         try:
             apply_override(raw, f"{key}={json.dumps(value)}")
@@ -192,34 +195,29 @@ def _apply(raw: dict, overrides: dict, cell: str) -> None:
 
 def _checked(raw: dict, cell: str) -> dict:
     """The effective config of ``raw`` without its run name (two cells may share a run)."""
-    from sskd.config import ConfigError
-
-    from sskd.data.registry import canonical_dataset
-    from sskd.models import model_entry
+    from sskd.engine.preflight import preflight
 
     try:
-        config = effective_config(raw)
-        canonical_dataset(config["data"]["name"])
-        for network in (config["model"]["name"], config["teacher"]["name"]):
-            if network is not None:
-                model_entry(network)
+        config = apply_rules(config_from_dict(copy.deepcopy(raw))).validate()
+        preflight(config, machine_checks=False)  # the teacher run and the device come later
     except (ValueError, KeyError) as exc:
         raise ConfigError(f"cell {cell}: {exc}") from None
+    config = config.to_dict()
     config["output"].pop("name", None)
     return config
 
 
 def _order_shared_stages(cells: list[Cell], configs: dict[str, dict]) -> None:
     """Make every cell that trains the same teacher-side stages as an earlier one wait for it,
-    so that those stages are trained once and then read from the stage cache."""
+    so that those stages are trained once and then read from the stage cache (whose key
+    leaves label noise out: those stages train on the clean labels)."""
     first: dict[str, Cell] = {}
     for cell in cells:
         raw = configs.get(cell.run_dir)
         if cell.kind != "student" or raw is None or len(raw["stages"]) < 2 or "teacher" not in raw:
             continue
-        data = raw.get("data", {})
-        picks = any(data.get(k, d) != d for k, d in (("train_fraction", 1.0), ("label_noise", 0.0),
-                                                       ("val_fraction", 0.0)))
+        data = {k: v for k, v in raw.get("data", {}).items() if k != "label_noise"}  # clean labels there
+        picks = any(data.get(k, d) != d for k, d in (("train_fraction", 1.0), ("val_fraction", 0.0)))
         key = json.dumps([raw["teacher"], raw["stages"][:-1], data, cell.seed if picks else None],
                          sort_keys=True, default=str)
         if key in first and first[key].run_dir != cell.run_dir:
@@ -228,25 +226,29 @@ def _order_shared_stages(cells: list[Cell], configs: dict[str, dict]) -> None:
 
 
 def _analyses(spec: ExperimentSpec, cells: list[Cell], teachers: list[Cell],
-              teacher_of: dict[str, Optional[str]]) -> list[Analysis]:
-    """``teacher_of``: each student cell's teacher, a teacher run directory or a checkpoint."""
+              configs: dict[str, dict]) -> list[Analysis]:
     analyses: list[Analysis] = []
-    root = spec.base.get("data", {}).get("root")
-    data_root = f" --data-root {root}" if root else ""
-    reference = _unique([c for c in cells if c.kind == "student" and _at_reference(spec, c)])
+    reference = [c for c in cells if c.kind == "student" and _at_reference(spec, c)]
     teacher_names = {t.run_dir: t.name for t in teachers}
     if "similarity" in spec.analyses:
         body = spec.analyses["similarity"]
         temperatures = " ".join(f"{t:g}" for t in body.get("temperatures", [1, 4]))
         representation = body.get("representation", "pooled")
-        for cell in (c for c in reference if teacher_of.get(c.name)):
-            teacher = teacher_of[cell.name]
-            output = f"analysis/similarity/{_stem(cell)}.json"
+        measured = set()
+        for cell in (c for c in reference if c.teacher_run):
+            teacher = cell.teacher_run
+            if (cell.run_dir, teacher) in measured:
+                continue
+            measured.add((cell.run_dir, teacher))
+            stem = f"{_stem(cell)}--{_slug(Path(teacher).stem)}"
+            output = f"analysis/similarity/{stem}.json"
             analyses.append(Analysis(
-                name=f"similarity.{_stem(cell)}", kind="similarity", cell=cell.name, output=output,
-                command=(f"sskd similarity {teacher} {cell.run_dir}{data_root} --temperatures "
-                         f"{temperatures} --representation {representation} --json {output}"),
+                name=f"similarity.{stem}", kind="similarity", cell=cell.name, output=output, teacher=teacher,
+                command=(f"sskd similarity {teacher} {cell.run_dir} --teacher-model {cell.teacher}"
+                         f"{_data_root(configs, cell)} --temperatures {temperatures} --representation "
+                         f"{representation} --json {output}"),
                 after=[cell.name] + ([teacher_names[teacher]] if teacher in teacher_names else [])))
+    reference = _unique(reference)
     if "tsne" in spec.analyses:
         body = spec.analyses["tsne"]
         classes = "".join(f" {c}" for c in body.get("classes", []))
@@ -254,7 +256,7 @@ def _analyses(spec: ExperimentSpec, cells: list[Cell], teachers: list[Cell],
             output = f"analysis/tsne/{_stem(cell)}.png"
             analyses.append(Analysis(
                 name=f"tsne.{_stem(cell)}", kind="tsne", cell=cell.name, output=output.replace(".png", ".json"),
-                command=(f"sskd tsne {cell.run_dir}{data_root} --out {output} --per-class "
+                command=(f"sskd tsne {cell.run_dir}{_data_root(configs, cell)} --out {output} --per-class "
                          f"{body.get('per_class', 100)}" + (f" --classes{classes}" if classes else "")),
                 after=[cell.name]))
     if "probe" in spec.analyses:
@@ -275,6 +277,12 @@ def _analyses(spec: ExperimentSpec, cells: list[Cell], teachers: list[Cell],
                              + ("" if body.get("augment", True) else " --no-augment") + f" --json {output}"),
                     after=[cell.name]))
     return analyses
+
+
+def _data_root(configs: dict[str, dict], cell: Cell) -> str:
+    """`` --data-root DIR`` of the data the cell's run read, or nothing for embedded data."""
+    root = configs[cell.run_dir].get("data", {}).get("root")
+    return f" --data-root {root}" if root else ""
 
 
 def _at_reference(spec: ExperimentSpec, cell: Cell) -> bool:

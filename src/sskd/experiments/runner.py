@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from sskd.experiments.plan import Plan
-from sskd.experiments.state import FINISHED, analysis_done, cell_argv, run_state
+from sskd.experiments.state import FINISHED, analysis_done, cell_argv, record_command, run_state
 
 
 @dataclass
@@ -26,6 +26,7 @@ class Job:
     key: str
     argv: list[str]
     after: list[str] = field(default_factory=list)
+    records: Optional[str] = None  # an analysis: the command recorded for its output once it ran
 
     @property
     def command(self) -> str:
@@ -39,8 +40,9 @@ def pending_jobs(exp_dir: Path, plan: Plan) -> list[Job]:
     key_of.update({a.name: a.output for a in plan.analyses})
     jobs = [Job(c.run_dir, cell_argv(exp_dir, c), [key_of[n] for n in c.after])
             for c in plan.unique_cells() if run_state(exp_dir, c.run_dir) != FINISHED]
-    jobs += [Job(a.output, shlex.split(a.command)[1:], [key_of[n] for n in a.after])
-             for a in plan.analyses if not analysis_done(exp_dir, a.output, [key_of[n] for n in a.after])]
+    jobs += [Job(a.output, shlex.split(a.command)[1:], [key_of[n] for n in a.after], records=a.command)
+             for a in plan.analyses
+             if not analysis_done(exp_dir, a.output, [key_of[n] for n in a.after], a.command)]
     pending = {j.key for j in jobs}
     for job in jobs:
         job.after = [k for k in dict.fromkeys(job.after) if k in pending]
@@ -69,11 +71,12 @@ def run_jobs(exp_dir: Path, jobs: list[Job], parallel: int = 1,
     waiting = list(jobs)
     running: dict[str, tuple[subprocess.Popen, float]] = {}
     total = len(jobs)
+    jobs_by_key = {j.key: j for j in jobs}
     while waiting or running:
         for key, (process, started) in list(running.items()):
             if process.poll() is not None:
                 del running[key]
-                _finish(outcome, key, process.returncode, time.perf_counter() - started, log)
+                _finish(exp_dir, outcome, jobs_by_key[key], process.returncode, time.perf_counter() - started, log)
         _skip_orphans(waiting, outcome, log)
         ready = [j for j in waiting if not any(k in running or k in {w.key for w in waiting} for k in j.after)]
         while ready and len(running) < parallel:
@@ -82,7 +85,7 @@ def run_jobs(exp_dir: Path, jobs: list[Job], parallel: int = 1,
             log(f"[{total - len(waiting) - len(running)}/{total}] {job.command}")
             if parallel == 1:
                 started = time.perf_counter()
-                _finish(outcome, job.key, _run_here(exp_dir, job.argv), time.perf_counter() - started, log)
+                _finish(exp_dir, outcome, job, _run_here(exp_dir, job.argv), time.perf_counter() - started, log)
             else:
                 running[job.key] = (_spawn(exp_dir, job, parallel), time.perf_counter())
         if running:
@@ -90,13 +93,15 @@ def run_jobs(exp_dir: Path, jobs: list[Job], parallel: int = 1,
     return outcome
 
 
-def _finish(outcome: Outcome, key: str, returncode: int, seconds: float, log) -> None:
+def _finish(exp_dir: Path, outcome: Outcome, job: Job, returncode: int, seconds: float, log) -> None:
     if returncode == 0:
-        outcome.done.append(key)
-        log(f"  done {key} ({seconds:.0f} s)")
+        outcome.done.append(job.key)
+        if job.records is not None:
+            record_command(exp_dir, job.key, job.records)
+        log(f"  done {job.key} ({seconds:.0f} s)")
     else:
-        outcome.failed.append(key)
-        log(f"  FAILED {key} (exit {returncode})")
+        outcome.failed.append(job.key)
+        log(f"  FAILED {job.key} (exit {returncode})")
 
 
 def _skip_orphans(waiting: list[Job], outcome: Outcome, log) -> None:

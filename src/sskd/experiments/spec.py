@@ -171,10 +171,14 @@ def parse_experiment(raw: dict) -> ExperimentSpec:
         if name not in ANALYSIS_KEYS:
             raise ConfigError(f"analyses.{name}: unknown analysis; known: {', '.join(ANALYSIS_KEYS)}")
         _known(_mapping(body or {}, f"analyses.{name}"), ANALYSIS_KEYS[name], f"analyses.{name}")
+    _check_analyses(analyses)
     for i, target in enumerate((analyses.get("probe") or {}).get("datasets", [])):
         if not isinstance(target, dict) or "name" not in target or set(target) - {"name", "root"}:
             raise ConfigError(f"analyses.probe.datasets.{i}: expected {{name: DATASET, root: DIR}}, got {target!r}")
-        canonical_dataset(target["name"])
+        try:
+            canonical_dataset(target["name"])
+        except ValueError as exc:
+            raise ConfigError(f"analyses.probe.datasets.{i}: {exc}") from None
     probe_epochs = (analyses.get("probe") or {}).get("epochs", 100)
     _count(probe_epochs, "analyses.probe.epochs")
     return ExperimentSpec(title=str(raw.get("title", "experiment")), about=_mapping(raw.get("about", {}), "about"),
@@ -182,9 +186,33 @@ def parse_experiment(raw: dict) -> ExperimentSpec:
                           analyses={k: dict(v or {}) for k, v in analyses.items()}, raw=raw)
 
 
+def _check_analyses(analyses: dict) -> None:
+    similarity = analyses.get("similarity") or {}
+    temperatures = similarity.get("temperatures", [1])
+    if not isinstance(temperatures, list) or not temperatures or any(
+            isinstance(t, bool) or not isinstance(t, (int, float)) or t <= 0 for t in temperatures):
+        raise ConfigError(f"analyses.similarity.temperatures: expected a list of numbers > 0, got {temperatures!r}")
+    if similarity.get("representation", "pooled") not in ("pooled", "logits"):
+        raise ConfigError(f"analyses.similarity.representation: pooled or logits, got "
+                          f"{similarity['representation']!r}")
+    tsne = analyses.get("tsne") or {}
+    _count(tsne.get("per_class", 100), "analyses.tsne.per_class")
+    for name in ("tsne", "probe"):
+        _seeds((analyses.get(name) or {}).get("seeds", [0]), f"analyses.{name}.seeds")
+    if "classes" in tsne:
+        _seeds(tsne["classes"], "analyses.tsne.classes")
+    augment = (analyses.get("probe") or {}).get("augment", True)
+    if not isinstance(augment, bool):
+        raise ConfigError(f"analyses.probe.augment: true or false, got {augment!r}")
+
+
+PATH_KEYS = ("data.root", "teacher.checkpoint")
+
+
 def _absolute_paths(raw: dict) -> None:
-    """Paths given relative to where ``sskd experiment`` runs, made absolute in ``raw``: the
-    cells run from the experiment folder."""
+    """Paths given relative to where ``sskd experiment`` runs (data roots, teacher checkpoints,
+    in ``base``, ``pairs``, the probe's data sets and any ``set``, sweep or variant of
+    :data:`PATH_KEYS`), made absolute in ``raw``: the cells run from the experiment folder."""
     data = (raw.get("base") or {}).get("data") or {}
     if isinstance(data, dict) and data.get("root"):
         data["root"] = str(Path(data["root"]).resolve())
@@ -196,6 +224,17 @@ def _absolute_paths(raw: dict) -> None:
     for target in ((raw.get("analyses") or {}).get("probe") or {}).get("datasets") or []:
         if isinstance(target, dict) and target.get("root"):
             target["root"] = str(Path(target["root"]).resolve())
+    override_sets = [(raw.get("teacher") or {}).get("set")]
+    for grid in grids.values():
+        if isinstance(grid, dict):
+            sweep = grid.get("sweep") if isinstance(grid.get("sweep"), dict) else {}
+            override_sets += [grid.get("set"), *(sweep.get("variants") or {}).values()]
+            keys = [sweep["key"]] if "key" in sweep else sweep.get("keys") or []
+            if any(k in PATH_KEYS for k in keys) and isinstance(sweep.get("values"), list):
+                sweep["values"] = [str(Path(v).resolve()) if isinstance(v, str) else v for v in sweep["values"]]
+    for overrides in (o for o in override_sets if isinstance(o, dict)):
+        for key in (k for k in overrides if k in PATH_KEYS and isinstance(overrides[k], str)):
+            overrides[key] = str(Path(overrides[key]).resolve())
 
 
 def _sweep(raw: Any, key: str) -> Sweep:

@@ -4,8 +4,9 @@ silently."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 
@@ -24,14 +25,40 @@ def run_state(exp_dir: Path, run_dir: str) -> str:
     return PARTIAL if (path / "config.yaml").is_file() else NEW
 
 
-def analysis_done(exp_dir: Path, output: str, run_dirs: list[str]) -> bool:
-    """Whether ``output`` exists and is newer than the summaries of the runs it reads (a run
-    trained again makes its analyses pending again)."""
+ANALYSIS_COMMANDS = "analysis/commands.json"
+
+
+def analysis_done(exp_dir: Path, output: str, run_dirs: list[str], command: Optional[str] = None) -> bool:
+    """Whether ``output`` exists, is newer than the summaries of the runs it reads (a run
+    trained again makes its analyses pending again) and, when this folder recorded the
+    command that wrote it, was written by ``command`` (changed settings redo it)."""
     path = exp_dir / output
     if not path.is_file():
         return False
+    if command is not None and recorded_commands(exp_dir).get(output, command) != command:
+        return False
     summaries = [exp_dir / r / "summary.json" for r in run_dirs]
     return all(s.is_file() and s.stat().st_mtime <= path.stat().st_mtime for s in summaries)
+
+
+def recorded_commands(exp_dir: Path) -> dict[str, str]:
+    """``{output: command}`` of the analyses this folder's runner has run."""
+    path = exp_dir / ANALYSIS_COMMANDS
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc}); delete it to run every analysis again") from None
+
+
+def record_command(exp_dir: Path, output: str, command: str) -> None:
+    from sskd.engine.checkpoint import atomic_write_text
+
+    recorded = recorded_commands(exp_dir)
+    recorded[output] = command
+    (exp_dir / ANALYSIS_COMMANDS).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(exp_dir / ANALYSIS_COMMANDS, json.dumps(recorded, indent=1, sort_keys=True) + "\n")
 
 
 def cell_argv(exp_dir: Path, cell: Cell) -> list[str]:

@@ -11,7 +11,6 @@ from typing import Optional, Sequence
 
 from sskd.config import (COMPILE_MODES, ConfigError, apply_override, config_from_dict, list_presets, load_preset,
                          load_recipe, merge_recipe)
-from sskd.engine.trainer import NonFiniteLossError
 from sskd.rules import apply_rules
 
 # Flags of `sskd train` and the config key each one sets; stage keys go to the last stage.
@@ -274,6 +273,9 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sskd", description="Knowledge distillation with self-supervision (SSKD, HSSAKD, baselines).")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error (also SSKD_DEBUG=1); by default a bad input "
+                             "is one line and exit status 2")
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train a network (or resume a run)",
                            description="Train from a recipe and/or flags. Runs under torchrun too.")
@@ -353,15 +355,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``sskd``: a user error (:mod:`sskd.errors`) is one line on stderr and exit status 2."""
+    from sskd.errors import EXIT_USER_ERROR, debug_enabled, user_message
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except BrokenPipeError:  # output piped into e.g. `head`, which closed early
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (ValueError, FileNotFoundError, NonFiniteLossError) as exc:
-        print(f"sskd {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    except Exception as exc:
+        message = user_message(exc)
+        if message is None or debug_enabled(args.debug):
+            raise
+        print(f"sskd {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 if __name__ == "__main__":

@@ -70,6 +70,8 @@ def preflight(config: RunConfig, machine_checks: bool = True) -> None:
 
 
 def _check_device(config: RunConfig, device: torch.device) -> None:
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device: {config.device!r} asked for, but MPS is not available here")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device: {config.device!r} asked for, but CUDA is not available here")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():

@@ -165,7 +165,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         config_path = Path(args.resume) / "config.yaml"
         if not config_path.is_file():
             raise ConfigError(f"--resume {args.resume}: no config.yaml there (is it a run directory?)")
-        config = config_from_dict(load_recipe(config_path))
+        try:
+            config = config_from_dict(load_recipe(config_path))
+        except ConfigError as exc:
+            raise ConfigError(f"--resume {args.resume}: its config.yaml: {exc} (written by another version "
+                              f"of sskd?)") from None
         run_dir = Path(args.resume)
     else:
         config = train_config_from_args(args)

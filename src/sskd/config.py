@@ -9,6 +9,7 @@ wrong type or an impossible value raises :class:`ConfigError` naming the key, e.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -20,6 +21,10 @@ import yaml
 
 class ConfigError(ValueError):
     """An invalid configuration; the message starts with the offending key."""
+
+
+class _NotFinite(ConfigError):
+    """A NaN or infinite number where a float goes (not retried as another type)."""
 
 
 @dataclass
@@ -327,6 +332,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
                 continue
             try:
                 return _coerce(value, option, key)
+            except _NotFinite:
+                raise
             except ConfigError:
                 pass
         raise ConfigError(f"{key}: expected {' or '.join(_type_name(o) for o in options)}, got {value!r}")
@@ -338,7 +345,11 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             return value
     elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise _NotFinite(f"{key}: must be a finite number, got {value}")
             return float(value)
+        if isinstance(value, str) and value.strip().lower().lstrip("+-.") in ("nan", "inf", "infinity"):
+            raise _NotFinite(f"{key}: must be a finite number, got {value}")
     elif tp is str:
         if isinstance(value, str):
             return value
@@ -399,9 +410,9 @@ def list_presets() -> list[str]:
 def load_preset(name: str, _seen: tuple = ()) -> dict:
     """The stages of method preset ``name`` (``recipes/presets/<name>.yaml``) as plain data; a
     preset with ``base: <preset>`` is laid over that one (e.g. ``fitnet_kd`` over ``fitnet``)."""
-    path = PRESETS_DIR / f"{name}.yaml"
-    if not path.is_file():
+    if not isinstance(name, str) or name not in list_presets():
         raise ConfigError(f"preset {name!r}: unknown; valid: {', '.join(list_presets())}")
+    path = PRESETS_DIR / f"{name}.yaml"
     if name in _seen:
         raise ConfigError(f"preset {name!r}: its base chain loops ({' -> '.join(_seen + (name,))})")
     raw = read_yaml_mapping(path)
@@ -453,12 +464,54 @@ def load_recipe(path: Union[str, Path]) -> dict:
     return raw
 
 
-def read_yaml_mapping(path: Path, what: str = "recipe") -> dict:
-    """The mapping in YAML file ``path`` (``safe_load``: no tags, no code); errors name it as ``what``."""
+#: The largest YAML file read as a recipe or config: real ones are a few kB.
+MAX_YAML_BYTES = 4 * 2**20
+#: The most values a YAML document may expand to once its aliases are followed.
+MAX_YAML_VALUES = 100_000
+
+
+def parse_yaml(text: str, what: str) -> Any:
+    """``yaml.safe_load`` (no tags, no code) of ``text``, refusing a document nested too deep
+    or whose aliases expand to more than :data:`MAX_YAML_VALUES` values; errors name ``what``."""
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        value = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{what} {str(path)!r}: not valid YAML ({exc})") from None
+        raise ConfigError(f"{what}: not valid YAML ({' '.join(str(exc).split())})") from None
+    except RecursionError:
+        raise ConfigError(f"{what}: nested too deep to be a config") from None
+    _check_expansion(value, what)
+    return value
+
+
+def _check_expansion(value: Any, what: str) -> None:
+    stack, count = [value], 0
+    while stack:
+        item = stack.pop()
+        count += 1
+        if count > MAX_YAML_VALUES:
+            raise ConfigError(f"{what}: expands to more than {MAX_YAML_VALUES} values (YAML aliases "
+                              f"repeated inside each other?); a config is far smaller")
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+
+
+def read_yaml_mapping(path: Path, what: str = "recipe") -> dict:
+    """The mapping in YAML file ``path`` (``safe_load``: no tags, no code; at most
+    :data:`MAX_YAML_BYTES`); errors name it as ``what``."""
+    name = f"{what} {str(path)!r}"
+    with open(path, "rb") as f:
+        data = f.read(MAX_YAML_BYTES + 1)
+    if len(data) > MAX_YAML_BYTES:
+        raise ConfigError(f"{name}: larger than {MAX_YAML_BYTES // 2**20} MB, too large for a config "
+                          f"(not read)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{name}: not UTF-8 text (byte {exc.start}); is it a YAML file?") from None
+    raw = parse_yaml(text, name) or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{what} {str(path)!r}: expected a mapping at the top level")
     return raw
@@ -477,6 +530,9 @@ def apply_override(raw: dict, assignment: str) -> dict:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         value = text
+    except RecursionError:
+        raise ConfigError(f"{dotted.strip()}: nested too deep to be a config value") from None
+    _check_expansion(value, dotted.strip())
     parts = dotted.strip().split(".")
     node: Any = raw
     for i, part in enumerate(parts[:-1]):

@@ -90,6 +90,7 @@ def test_a_run_killed_before_its_first_checkpoint_resumes_from_its_config(tmp_pa
     assert (run / "model.safetensors").is_file()
     # Resumed after the student's checkpoint: the summary still knows the head was reused.
     (run / "checkpoints" / "latest").write_text("s01-e0001")
+    (run / "summary.json").unlink()   # killed after its last checkpoint, before its summary
     again = train(config, run_dir=run, resume=True)
     assert again["stages"]["head"]["cached_from"] == resumed["stages"]["head"]["cached_from"]
 
@@ -126,3 +127,15 @@ def test_a_teacher_side_stage_of_a_noisy_run_trains_on_the_clean_labels(tmp_path
     assert records["noisy"][0]["train/top1"] == records["clean"][0]["train/top1"]
     a, b = (load_file(tmp_path / n / "model.safetensors") for n in ("clean", "noisy"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_damaged_cache_entry_is_trained_again_and_replaced(tmp_path, teacher_file):
+    from sskd.engine.checkpoint import read_export_metadata
+
+    train(head_config(tmp_path, teacher_file, "a", seed=0))
+    (entry,) = (tmp_path / "cache").glob("sskd_teacher_head-*.safetensors")
+    entry.write_bytes(entry.read_bytes()[:100])
+    with pytest.warns(UserWarning, match="stage cache: .*training the stage again"):
+        second = train(head_config(tmp_path, teacher_file, "b", seed=0))
+    assert "cached_from" not in second["stages"]["head"]
+    assert "cache_key" in read_export_metadata(entry)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sskd.data.dataset import ArrayDataset, DatasetFormatError, DatasetInfo
+from sskd.data.dataset import ArrayDataset, DatasetFormatError, DatasetInfo, require_folder
 from sskd.data.safe_pickle import safe_load_pickle
 
 __all__ = ["load_cifar100", "load_cifar10", "cifar100_info", "cifar10_info", "CIFAR10_CLASSES"]
@@ -153,6 +153,8 @@ def _opener(layout: _Layout, root: Path):
 
     ``source`` is the full path (``<archive>:<member>`` inside an archive) used in error messages.
     """
+    if not (root.is_file() and root.name.endswith(".tar.gz")):
+        require_folder(root, layout.expected())
     candidates = (root / layout.folder, root)
     folder = next((p for p in candidates if (p / layout.meta_file).is_file()), None)
     archive = root if root.is_file() and root.name.endswith(".tar.gz") else root / layout.archive

@@ -40,6 +40,7 @@ __all__ = [
     "list_class_folders",
     "random_resized_crop_params",
     "read_image_rgb",
+    "require_folder",
 ]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -178,6 +179,18 @@ class ArrayDataset(Dataset):
         return f"ArrayDataset(name={self.info.name!r}, n={len(self)}, image_size={self.info.image_size})"
 
 
+def require_folder(root: str | os.PathLike, expected: str) -> Path:
+    """``root`` as a ``Path``; a :class:`DatasetFormatError` saying what was ``expected`` in
+    it if it does not exist or is not a folder."""
+    root = Path(root)
+    if not root.exists():
+        raise DatasetFormatError(f"data root {str(root)!r} does not exist; expected a folder holding {expected}")
+    if not root.is_dir():
+        raise DatasetFormatError(f"data root {str(root)!r} is a file, not a folder; expected a folder holding "
+                                 f"{expected}")
+    return root
+
+
 def list_class_folders(split_dir: Path) -> list[str]:
     """Sorted names of the sub-folders of ``split_dir`` (one per class)."""
     if not split_dir.is_dir():
@@ -236,8 +249,10 @@ def read_image_rgb(path: str) -> torch.Tensor:
     try:
         with Image.open(path) as img:
             array = np.asarray(img.convert("RGB"))
-    except OSError as exc:
-        raise DatasetFormatError(f"cannot decode image file {path!r}: {exc}") from exc
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise DatasetFormatError(f"cannot decode image file {path!r} ({' '.join(str(exc).split())}): expected "
+                                 f"a complete {', '.join(IMAGE_EXTENSIONS)} image; replace or remove "
+                                 f"the file") from exc
     return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
 
 

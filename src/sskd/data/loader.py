@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from sskd.data.dataset import ArrayDataset
+from sskd.data.dataset import ArrayDataset, DatasetFormatError
 
 __all__ = ["ArrayBatchLoader", "FolderLoader", "make_loader", "epoch_seed"]
 
@@ -204,7 +204,49 @@ class FolderLoader(DataLoader):
 
     def __iter__(self):
         self.set_epoch(self.epoch)
-        return super().__iter__()
+        return _WorkerErrors(super().__iter__())
+
+
+class _WorkerErrors:
+    """A ``DataLoader`` iterator whose worker errors read as the worker raised them.
+
+    A worker's ``DatasetFormatError`` (e.g. an image that cannot be decoded) comes back as
+    ``DatasetFormatError("Caught … in DataLoader worker process 1. Original Traceback …")``;
+    it is raised again with the original message alone, the traceback left out.
+    """
+
+    def __init__(self, iterator):
+        self._iterator = iterator
+
+    def __iter__(self):
+        return self
+
+    def __len__(self) -> int:
+        return len(self._iterator)
+
+    def __getattr__(self, name):
+        return getattr(self._iterator, name)
+
+    def __next__(self):
+        try:
+            return next(self._iterator)
+        except DatasetFormatError as exc:
+            original = _worker_message(exc)
+            if original is None:
+                raise
+            raise type(exc)(original) from None
+
+
+def _worker_message(exc: BaseException) -> str | None:
+    """The message a ``DataLoader`` worker's exception had, or None if ``exc`` is not one."""
+    text = str(exc)
+    if not text.startswith("Caught ") or "Original Traceback" not in text:
+        return None
+    last = text.rstrip().splitlines()[-1]
+    for prefix in (f"{type(exc).__module__}.{type(exc).__qualname__}: ", f"{type(exc).__name__}: "):
+        if last.startswith(prefix):
+            return last[len(prefix):]
+    return None
 
 
 def make_loader(

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sskd.data.dataset import ArrayDataset, DatasetFormatError, DatasetInfo
+from sskd.data.dataset import ArrayDataset, DatasetFormatError, DatasetInfo, require_folder
 
 __all__ = ["load_stl10", "stl10_info", "STL10_CLASSES", "STL10_IMAGE_BYTES"]
 
@@ -35,6 +35,7 @@ def stl10_info() -> DatasetInfo:
 
 
 def _folder(root: Path) -> Path:
+    require_folder(root, f"the STL-10 folder {FOLDER!r}")
     for candidate in (root / FOLDER, root):
         if (candidate / "class_names.txt").is_file():
             return candidate

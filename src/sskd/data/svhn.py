@@ -13,7 +13,7 @@ import numpy as np
 import scipy.io
 import torch
 
-from sskd.data.dataset import ArrayDataset, DatasetFormatError, DatasetInfo
+from sskd.data.dataset import ArrayDataset, DatasetFormatError, DatasetInfo, require_folder
 
 __all__ = ["load_svhn", "svhn_info", "SVHN_CLASSES"]
 
@@ -35,7 +35,7 @@ def load_svhn(root: str | os.PathLike, split: str = "train") -> ArrayDataset:
     """
     if split not in _SPLITS:
         raise ValueError(f"SVHN split must be one of {list(_SPLITS)}, got {split!r}")
-    path = Path(root) / f"{split}_32x32.mat"
+    path = require_folder(root, f"the official SVHN file {split}_32x32.mat") / f"{split}_32x32.mat"
     if not path.is_file():
         raise DatasetFormatError(
             f"missing SVHN file {str(path)!r} (expected the official {path.name} directly under the root)"

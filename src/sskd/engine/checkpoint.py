@@ -34,6 +34,10 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used as asked; the message says why and where."""
 
 
+class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
+    """A checkpoint's pickle names what ``torch.load(weights_only=True)`` refuses to rebuild."""
+
+
 def _contiguous_state(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
 
@@ -46,13 +50,25 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+TMP_SUFFIX = ".tmp"  # every temporary file of a write is named ``.<name>.<…>.tmp``
+
+
+def is_temporary(name: str) -> bool:
+    """Whether ``name`` is a temporary file or folder of an unfinished write (left by a kill)."""
+    return name.startswith(".tmp-") or (name.startswith(".") and name.endswith(TMP_SUFFIX))
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     _fsync(path.parent)
 
 
@@ -82,9 +98,11 @@ class CheckpointStore:
     def _prune(self, newest: str) -> None:
         tags = sorted(p.name for p in self.dir.iterdir() if p.is_dir() and not p.name.startswith("."))
         for old in [t for t in tags if t != newest][: max(0, len(tags) - self.keep)]:
-            shutil.rmtree(self.dir / old, ignore_errors=True)
-        for junk in self.dir.glob(".tmp-*"):
-            shutil.rmtree(junk, ignore_errors=True)
+            # renamed first: a kill while deleting leaves a hidden temporary folder, not a partial checkpoint
+            junk = Path(tempfile.mkdtemp(dir=self.dir, prefix=f".tmp-del-{old}-"))
+            os.replace(self.dir / old, junk / old)
+        _fsync(self.dir)
+        remove_temporaries(self.dir)
 
     def latest(self) -> Optional[Path]:
         pointer = self.dir / LATEST
@@ -98,12 +116,29 @@ class CheckpointStore:
     @staticmethod
     def read_state(path: Path, device: torch.device) -> dict[str, Any]:
         """The checkpoint's optimiser state, stage and epoch (``weights_only=True``)."""
-        return torch.load(path / STATE, map_location=device, weights_only=True)
+        file = path / STATE
+        try:
+            state = torch.load(file, map_location=device, weights_only=True)
+        except pickle.UnpicklingError as exc:
+            raise UnsafeCheckpointError(f"{file}: torch.load(weights_only=True) refuses {_refused(file, exc)}, "
+                                        f"which a checkpoint written by sskd never holds; "
+                                        f"{_damaged_hint(path)}") from None
+        except Exception as exc:
+            raise CheckpointError(f"{file}: {_torch_load_problem(file, exc)}; {_damaged_hint(path)}") from None
+        if not isinstance(state, dict):
+            raise CheckpointError(f"{file}: expected the run state written by sskd (a dict), got "
+                                  f"{_describe(state)}; {_damaged_hint(path)}")
+        return state
 
     @staticmethod
     def load_weights(path: Path, networks: nn.Module, device: torch.device) -> None:
-        weights = load_file(str(path / WEIGHTS), device=str(device))
-        load_state_checked(networks, weights, str(path / WEIGHTS))
+        file = path / WEIGHTS
+        try:
+            weights = load_file(str(file), device=str(device))
+        except Exception as exc:
+            raise CheckpointError(f"{file}: not a readable safetensors file ({_short(exc)}); "
+                                  f"{_damaged_hint(path)}") from None
+        load_state_checked(networks, weights, str(file))
 
     @classmethod
     def load(cls, path: Path, networks: nn.Module, device: torch.device) -> dict[str, Any]:
@@ -144,17 +179,74 @@ def load_state_checked(module: nn.Module, state: dict[str, torch.Tensor], source
 
 def export_model(model: nn.Module, path: Path, metadata: dict[str, Any]) -> None:
     """Save one network's weights with JSON-able metadata (model name, classes, …)."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}{TMP_SUFFIX}")
     save_file(_contiguous_state(model), str(tmp), metadata={"sskd": json.dumps(metadata)})
+    _fsync(tmp)
     os.replace(tmp, path)
+    _fsync(path.parent)
+
+
+def remove_temporaries(folder: Path) -> None:
+    """Delete what unfinished writes left in ``folder`` (see :func:`is_temporary`); only
+    while no write to it is under way (the run's one writing process, between writes)."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if is_temporary(entry.name):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
 
 
 def read_export_metadata(path: Path) -> dict[str, Any]:
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
-    return json.loads(meta["sskd"]) if "sskd" in meta else {}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as exc:
+        raise CheckpointError(_unreadable_safetensors(path, exc)) from None
+    try:
+        return json.loads(meta["sskd"]) if "sskd" in meta else {}
+    except ValueError as exc:
+        raise CheckpointError(f"checkpoint {str(path)!r}: its 'sskd' metadata is not valid JSON ({exc})") from None
+
+
+def _short(exc: BaseException) -> str:
+    """``Type: message`` with only the message's first sentence (torch's run on for lines)."""
+    text = " ".join(str(exc).split())
+    first = text.split(". ", 1)[0][:200]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def _torch_load_problem(path: Path, exc: BaseException) -> str:
+    """Why ``torch.load`` could not read ``path``, judged from its first bytes."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        head = b""
+    if head.startswith(b"PK"):
+        return f"a truncated or damaged torch.save archive ({_short(exc)})"
+    if head.startswith(b"\x80"):
+        return f"a truncated or damaged pickle ({_short(exc)})"
+    return f"not a torch.save file (it begins with {head!r})"
+
+
+def _unreadable_safetensors(path: Path, exc: BaseException) -> str:
+    return (f"checkpoint {str(path)!r} is not a readable safetensors file ({_short(exc)}): "
+            f"it is truncated, damaged or in another format")
+
+
+def _damaged_hint(checkpoint: Path) -> str:
+    """How to resume anyway from a run's damaged checkpoint folder ``checkpoint``."""
+    others = sorted(p.name for p in checkpoint.parent.iterdir()
+                    if p.is_dir() and not p.name.startswith(".") and p != checkpoint)
+    if others:
+        return (f"the checkpoint is damaged: to resume from the one before, delete {checkpoint} and write "
+                f"{others[-1]!r} into {checkpoint.parent / LATEST}")
+    return "the checkpoint is damaged and there is no earlier one: start the run over"
 
 
 ORIGINAL_KEYS = ("model", "state_dict", "net")
@@ -190,7 +282,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         try:
             return load_file(str(path))
         except Exception as exc:
-            raise CheckpointError(f"checkpoint {str(path)!r} is not a readable safetensors file ({exc})") from None
+            raise CheckpointError(_unreadable_safetensors(path, exc)) from None
     try:
         with torch.serialization.safe_globals(list(SAFE_GLOBALS)):
             obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -199,8 +291,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
                               f"refuses {_refused(path, exc)} (a whole pickled model or another object, "
                               f"not weights), so save its state_dict() instead") from None
     except Exception as exc:  # truncated, corrupt, or not a torch file at all
-        raise CheckpointError(f"checkpoint {str(path)!r} is not a readable torch checkpoint "
-                              f"({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(f"checkpoint {str(path)!r} is not a readable torch checkpoint: "
+                              f"{_torch_load_problem(path, exc)}; expected a "
+                              f".safetensors file or a torch.save'd state dict (.pth/.pt)") from None
     state = _unwrap(obj)
     if state is None:
         wrappers = ", ".join(map(repr, ORIGINAL_KEYS[:-1])) + f" or {ORIGINAL_KEYS[-1]!r}"

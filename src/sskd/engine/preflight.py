@@ -34,7 +34,11 @@ def preflight(config: RunConfig, machine_checks: bool = True) -> None:
             model_entry(config.teacher.name)
         except ValueError as exc:
             raise ConfigError(f"teacher.name: {exc}") from None
-        if machine_checks and config.teacher.checkpoint is not None and not os.path.isfile(config.teacher.checkpoint):
+        checkpoint = config.teacher.checkpoint
+        if machine_checks and checkpoint is not None and os.path.isdir(checkpoint):
+            raise ConfigError(f"teacher.checkpoint: {checkpoint!r} is a folder, not a file; expected a .safetensors "
+                              f"or .pth file (for a run directory: {os.path.join(checkpoint, 'model.safetensors')})")
+        if machine_checks and checkpoint is not None and not os.path.isfile(checkpoint):
             raise ConfigError(f"teacher.checkpoint: no such file {config.teacher.checkpoint!r}")
     if config.data.name.lower() not in list_datasets():
         raise ConfigError(f"data.name: unknown data set {config.data.name!r}; valid: {', '.join(list_datasets())}")

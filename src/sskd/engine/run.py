@@ -61,9 +61,12 @@ def train(config: RunConfig, run_dir: Optional[str | Path] = None, resume: bool 
 def _train(config, run_dir, resume, stream, dist) -> dict[str, Any]:
     started = time.perf_counter()
     run = RunState.open(config, run_dir, resume, stream, dist)
-    for k in range(len(config.stages)):
-        _run_stage(run, k)
-    return _finish(run, time.perf_counter() - started)
+    try:
+        for k in range(len(config.stages)):
+            _run_stage(run, k)
+        return _finish(run, time.perf_counter() - started)
+    finally:
+        run.close()
 
 
 def _run_stage(run: RunState, k: int) -> None:
@@ -178,8 +181,8 @@ def _finish(run: RunState, wall_time_s: float) -> dict[str, Any]:
     if run.records_dir is not None:
         summary = run_summary(run.config, run.records, run.path, run.data.val is not None, run.exported,
                               run.cached, wall_time_s)
+        plot_run(run.records, run.path / "plots")  # before the summary, which marks the run finished
         run.records_dir.write_summary(summary)
-        plot_run(run.records, run.path / "plots")
         run.records_dir.close()
         run.progress.message(format_summary(summary))
     return broadcast_object(summary, run.dist)

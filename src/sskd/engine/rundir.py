@@ -9,17 +9,24 @@ Layout::
     <run>/model.safetensors     the trained network, loadable with ``sskd eval``
     <run>/plots/*.png           loss and accuracy curves
     <run>/summary.json          last-epoch and best-epoch accuracies per stage
+
+Each of these files is replaced whole (written to a temporary file, then renamed), so a
+run killed at any moment leaves it complete, old or new; the temporary files a kill leaves
+behind are deleted when the run directory is opened again. TensorBoard's event files are
+appended to (its reader skips a record cut short).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Optional
 
 from sskd.config import RunConfig, dump_config
-from sskd.engine.checkpoint import atomic_write_text
+from sskd.engine.checkpoint import TMP_SUFFIX, atomic_write_text, remove_temporaries
 
 
 def default_run_name(config: RunConfig) -> str:
@@ -33,18 +40,37 @@ class RunDirectory:
     def __init__(self, path: Path, tensorboard: bool = True):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
+        for folder in (self.path, self.path / "plots", self.path / "checkpoints"):
+            remove_temporaries(folder)
         self.metrics_path = self.path / "metrics.jsonl"
+        self._tensorboard = tensorboard
         self._tb = None
-        if tensorboard:
+
+    def _writer(self):
+        """The TensorBoard writer, opened at the first record (after ``config.yaml``, so
+        that a run killed before writing it leaves an empty folder), or None."""
+        if self._tb is None and self._tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:  # tensorboard is optional
-                SummaryWriter = None
-            if SummaryWriter is not None:
-                self._tb = SummaryWriter(str(self.path / "tb"))
+                self._tensorboard = False
+                return None
+            self._tb = SummaryWriter(str(self.path / "tb"))
+        return self._tb
 
-    def write_config(self, config: RunConfig) -> None:
-        dump_config(config, self.path / "config.yaml")
+    def write_config(self, config: RunConfig, name: str | Path = "config.yaml") -> None:
+        """Write ``config`` as ``<run>/<name>`` (its folder must exist)."""
+        path = self.path / name
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+        os.close(fd)
+        try:
+            dump_config(config, tmp)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     def read_metrics(self) -> list[dict[str, Any]]:
         if not self.metrics_path.is_file():
@@ -59,17 +85,19 @@ class RunDirectory:
         return [json.loads(line) for line in lines]
 
     def log_epoch(self, record: dict[str, Any], global_epoch: int) -> None:
-        """Append ``record`` (``stage``, ``epoch``, ``lr``, ``train/<term>``, ``test/top1``, …)."""
-        with self.metrics_path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
-        if self._tb is not None:
+        """Append ``record`` (``stage``, ``epoch``, ``lr``, ``train/<term>``, ``test/top1``, …);
+        the file is replaced whole, so that a kill never leaves half a line."""
+        before = self.metrics_path.read_text() if self.metrics_path.is_file() else ""
+        atomic_write_text(self.metrics_path, before + json.dumps(record) + "\n")
+        tb = self._writer()
+        if tb is not None:
             for key, value in record.items():
                 if isinstance(value, (int, float)) and key not in ("epoch", "stage_index"):
-                    self._tb.add_scalar(f"{record['stage']}/{key}", value, global_epoch)
-            self._tb.flush()
+                    tb.add_scalar(f"{record['stage']}/{key}", value, global_epoch)
+            tb.flush()
 
     def write_summary(self, summary: dict[str, Any]) -> None:
-        (self.path / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        atomic_write_text(self.path / "summary.json", json.dumps(summary, indent=2) + "\n")
 
     def close(self) -> None:
         if self._tb is not None:

@@ -22,6 +22,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Optional
 
@@ -29,7 +30,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from sskd.config import RunConfig
-from sskd.engine.checkpoint import load_state_checked, read_export_metadata
+from sskd.engine.checkpoint import CheckpointError, load_state_checked, read_export_metadata
 
 CACHE_FORMAT = 1
 
@@ -83,11 +84,16 @@ class StageCache:
 
     def lookup(self, method: str, key: dict[str, Any]) -> Optional[Path]:
         """The cached file for ``key``, or None. A file whose stored key differs (a hash
-        collision or a hand-edited file) is not used."""
+        collision or a hand-edited file) is not used, nor is one that cannot be read (a
+        damaged entry is trained again and replaced)."""
         path = self.path(method, key)
         if not path.is_file():
             return None
-        stored = read_export_metadata(path).get("cache_key")
+        try:
+            stored = read_export_metadata(path).get("cache_key")
+        except CheckpointError as exc:
+            warnings.warn(f"stage cache: {exc}; training the stage again", stacklevel=2)
+            return None
         return path if stored == json.loads(json.dumps(key)) else None
 
     def load(self, path: Path, network: nn.Module) -> dict[str, Any]:

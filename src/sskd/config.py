@@ -18,8 +18,10 @@ from typing import Any, Optional, Union
 
 import yaml
 
+from sskd.errors import UserError
 
-class ConfigError(ValueError):
+
+class ConfigError(UserError):
     """An invalid configuration; the message starts with the offending key."""
 
 
@@ -452,9 +454,10 @@ def load_recipe(path: Union[str, Path]) -> dict:
     path = Path(path)
     if not path.is_file() and (RECIPES_DIR / f"{path}.yaml").is_file():
         path = RECIPES_DIR / f"{path}.yaml"
+    if path.is_dir():
+        raise ConfigError(f"recipe {str(path)!r}: a folder, not a YAML file")
     if not path.is_file():
-        raise ConfigError(f"recipe {str(path)!r}: no such file, nor a shipped recipe "
-                          f"({', '.join(list_recipes())})")
+        raise ConfigError(f"recipe {str(path)!r}: no such file, nor a shipped recipe (`sskd recipes` lists them)")
     raw = read_yaml_mapping(path)
     base = raw.pop("base", None)
     if base is not None:

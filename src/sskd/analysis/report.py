@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+from sskd.errors import UserError
+
 PLAN_FORMAT = 1
 
 
-class ExperimentFileError(ValueError):
+class ExperimentFileError(UserError):
     """A file of the experiment folder that cannot be read as the contract says; names the file."""
 
 

@@ -20,6 +20,8 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
+from sskd.errors import UserError
+
 try:
     from torchvision.io import ImageReadMode, decode_image
 except ImportError:  # torchvision's decoders are deprecated since 0.29; PIL then decodes everything
@@ -48,7 +50,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class DatasetFormatError(ValueError):
+class DatasetFormatError(UserError):
     """A data-set file or folder is missing or not in the expected format.
 
     The message always names the path that was looked for and what was expected there.

@@ -18,8 +18,10 @@ from sskd.data.dataset import (
 from sskd.data.digits import digits_info, load_digits
 from sskd.data.stl10 import load_stl10, stl10_info
 from sskd.data.svhn import load_svhn, svhn_info
+from sskd.errors import UserError
 
-__all__ = ["FOLDER_DATASETS", "load_dataset", "dataset_info", "list_datasets", "UnknownDatasetError", "canonical_dataset"]
+__all__ = ["FOLDER_DATASETS", "load_dataset", "dataset_info", "list_datasets", "UnknownDatasetError",
+           "canonical_dataset"]
 
 _ARRAY_LOADERS = {
     "cifar100": (load_cifar100, cifar100_info),
@@ -35,7 +37,7 @@ _NEEDS_NO_ROOT = ("digits",)
 IMAGENET_NUM_CLASSES = 1000
 
 
-class UnknownDatasetError(KeyError, ValueError):
+class UnknownDatasetError(KeyError, UserError):
     """No data set of that name; catchable as ``KeyError`` or ``ValueError``."""
 
     def __str__(self) -> str:

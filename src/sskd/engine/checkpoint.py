@@ -25,12 +25,14 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from sskd.errors import UserError
+
 LATEST = "latest"
 WEIGHTS = "weights.safetensors"
 STATE = "state.pt"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint that cannot be used as asked; the message says why and where."""
 
 

@@ -10,10 +10,12 @@ import os
 from pathlib import Path
 from typing import Optional
 
+from sskd.errors import UserError
+
 LOCK_NAME = ".lock"
 
 
-class RunDirectoryError(ValueError):
+class RunDirectoryError(UserError):
     """The run directory cannot be used as asked."""
 
 

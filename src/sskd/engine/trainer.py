@@ -18,6 +18,7 @@ from sskd.engine.meter import DeviceMeter, topk_correct
 from sskd.engine.optim import build_optimizer, stage_lr
 from sskd.engine.progress import Progress
 from sskd.engine.runtime import autocast, stage_epoch_seed, to_channels_last_views
+from sskd.errors import UserError
 from sskd.methods import Method
 
 
@@ -31,7 +32,7 @@ def frozen_state_names(method: Method) -> list[str]:
     return [name for name, tensor in named if id(tensor) in frozen]
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(UserError, RuntimeError):
     """A loss became NaN or infinite; the run stopped without checkpointing past it."""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sskd.errors import UserError
 
-class ExportError(ValueError):
+
+class ExportError(UserError):
     """A run that cannot be exported as asked; the message names the path and what was expected."""

@@ -56,3 +56,16 @@ def assert_refused(result: Result, verb: str, *names: str) -> str:
     for name in names:
         assert str(name) in lines[0], (name, lines[0])
     return lines[0]
+
+
+def resume(run) -> list[str]:
+    """``sskd train --resume RUN``'s arguments."""
+    return ["train", "--resume", str(run)]
+
+
+class CaseTable(dict):
+    """A table of named fuzz cases, filled by using it as a decorator."""
+
+    def __call__(self, fn):
+        self[fn.__name__] = fn
+        return fn

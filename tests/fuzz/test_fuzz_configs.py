@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 import yaml
-from fuzz_helpers import assert_refused, fingerprint
+from fuzz_helpers import CaseTable, assert_refused, fingerprint, resume
 
 RUN = ["--dataset", "digits", "--device", "cpu", "--progress", "none", "--epochs", "1"]
 
@@ -38,17 +38,8 @@ def edit_config(run, change):
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
 
 
-def resume(run):
-    return ["train", "--resume", run]
-
-
 # Each case: (tmp_path, world) -> (argv, verb, names the one-line error must contain).
-CASES = {}
-
-
-def case(fn):
-    CASES[fn.__name__] = fn
-    return fn
+CASES = case = CaseTable()
 
 
 def sets(name, *assignments, names):

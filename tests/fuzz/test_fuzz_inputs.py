@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
-from fuzz_helpers import assert_refused
+from fuzz_helpers import CaseTable, assert_refused, resume
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
@@ -125,17 +125,8 @@ def evaluate(ckpt):
     return ["eval", ckpt, "--model", "resnet8", "--dataset", "digits", "--device", "cpu"]
 
 
-def resume(run):
-    return ["train", "--resume", run]
-
-
 # Each case: (tmp_path, world) -> (argv, verb, names the one-line error must contain).
-CASES = {}
-
-
-def case(fn):
-    CASES[fn.__name__] = fn
-    return fn
+CASES = case = CaseTable()
 
 
 # paths

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from sskd.config import ConfigError
+from sskd.engine.checkpoint import atomic_write_text
 from sskd.experiments.plan import Plan, plan_experiment
 from sskd.experiments.runner import job_levels, pending_jobs, run_jobs, summary_line
 from sskd.experiments.spec import list_experiments, parse_experiment, read_experiment_file
@@ -91,16 +91,11 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 def write_plan(exp_dir: Path, plan: Plan) -> None:
     """``experiment.yaml``, ``plan.json`` and every cell's ``plan/<cell>.yaml`` (atomically)."""
     (exp_dir / "plan").mkdir(parents=True, exist_ok=True)
-    _write(exp_dir / EXPERIMENT_FILE, yaml.safe_dump(plan.spec.raw, sort_keys=False))
-    _write(exp_dir / "plan.json", json.dumps(plan.to_json(), indent=1) + "\n")
+    atomic_write_text(exp_dir / EXPERIMENT_FILE, yaml.safe_dump(plan.spec.raw, sort_keys=False))
+    atomic_write_text(exp_dir / "plan.json", json.dumps(plan.to_json(), indent=1) + "\n")
     for run_dir, raw in plan.configs.items():
-        _write(exp_dir / "plan" / f"{run_dir.rsplit('/', 1)[-1]}.yaml", yaml.safe_dump(raw, sort_keys=False))
-
-
-def _write(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+        cell_file = exp_dir / "plan" / f"{run_dir.rsplit('/', 1)[-1]}.yaml"
+        atomic_write_text(cell_file, yaml.safe_dump(raw, sort_keys=False))
 
 
 def format_commands(exp_dir: Path, plan: Plan, jobs) -> str:
